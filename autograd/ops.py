@@ -1,0 +1,257 @@
+"""The rule table: every op's forward and local derivatives, side by side, and nowhere else.
+
+A row is an :class:`Op`.  ``forward`` maps floats to a float with IEEE semantics (no
+exception for overflow, division by zero or domain errors, never a ``complex``).  ``local``
+receives the op's inputs and its output and returns one local derivative per input.  It is
+written with plain arithmetic and the dispatching functions of this module (``div``, ``log``,
+``step``, ...), so the *same* function yields floats when handed floats (the eager fast path,
+computed during the forward), Values when handed Values (``create_graph``), dual numbers in
+forward mode, and source text when traced for code generation.
+
+Adding an op is adding a row (and, if users call it directly, a dispatching function).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from functools import lru_cache
+from operator import mul as _mul
+from typing import Any, Callable
+
+inf = math.inf
+nan = math.nan
+_builtin_sum = sum
+
+
+class Op:
+    """One row of the rule table: a named forward function and its local derivatives."""
+
+    __slots__ = ("name", "arity", "forward", "local")
+
+    def __init__(self, name: str, arity: int, forward: Callable[..., float], local: Callable[..., tuple]):
+        self.name = name
+        self.arity = arity  # number of inputs; -1 for n-ary ops (sum, dot)
+        self.forward = forward
+        self.local = local
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, arity={self.arity})"
+
+
+# ---------------------------------------------------------------------------------------
+# IEEE-safe float primitives.  Python raises where IEEE 754 returns inf or nan; these don't.
+
+def _fdiv(x: float, y: float) -> float:
+    try:
+        return x / y
+    except ZeroDivisionError:
+        if x == 0.0 or x != x:
+            return nan
+        return math.copysign(inf, x) * math.copysign(1.0, y)
+
+
+def _is_odd_integer(y: float) -> bool:
+    return math.isfinite(y) and y.is_integer() and int(y) % 2 == 1
+
+
+def _fpow(x: float, y: float) -> float:
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -inf if x < 0.0 and _is_odd_integer(y) else inf
+    except ValueError:
+        if x == 0.0:  # pole: 0 ** negative
+            return math.copysign(inf, x) if _is_odd_integer(y) else inf
+        return nan  # negative base, non-integer exponent: no real result
+
+
+def _fexp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return inf
+
+
+def _flog(x: float) -> float:
+    if x > 0.0:
+        return math.log(x)
+    if x == 0.0:
+        return -inf
+    return nan  # negative or nan
+
+
+def _fsqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 else nan
+
+
+def _fsigmoid(x: float) -> float:
+    # Two branches so exp never overflows: stable for any |x|.
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    if x < 0.0:
+        e = math.exp(x)
+        return e / (1.0 + e)
+    return nan
+
+
+def _frelu(x: float) -> float:
+    return x if x > 0.0 or x != x else 0.0
+
+
+def _fstep(x: float) -> float:
+    """Heaviside step with step(0) = 0: relu's derivative.  NaN stays NaN."""
+    if x > 0.0:
+        return 1.0
+    return 0.0 if x <= 0.0 else nan
+
+
+def _fsign(x: float) -> float:
+    """sign(x) with sign(0) = 0: abs's derivative.  NaN stays NaN."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0 if x == 0.0 else nan
+
+
+def _fpow_dy(x: float, y: float) -> float:
+    """d(x**y)/dy on the reals: x**y * log(x) for x > 0, 0 for x == 0 < y, nan where undefined."""
+    if x > 0.0:
+        return _fpow(x, y) * math.log(x)
+    if x == 0.0 and y > 0.0:
+        return 0.0
+    return nan
+
+
+# ---------------------------------------------------------------------------------------
+# Dispatch: a function of this module applied to floats computes floats; applied to any
+# number type with an ``_apply_rule`` classmethod (Value, forward mode's Dual, the code
+# generator's symbols) it asks that type to apply the row.
+
+def to_float(x: Any, where: str) -> float:
+    """Convert a real number to float; TypeError naming ``where`` and the type otherwise."""
+    cls = x.__class__
+    if cls is float:
+        return x
+    if cls is int:
+        try:
+            return float(x)
+        except OverflowError:
+            return math.copysign(inf, x)
+    if isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in cls.__name__:
+        return float(x)
+    raise TypeError(
+        f"{where} must be a real number (int, float, Fraction or numpy real scalar), "
+        f"got {cls.__name__}: {x!r:.60}"
+    )
+
+
+def apply(rule: Op, *args: Any) -> Any:
+    """Apply ``rule`` to floats, or let the first argument type that knows how apply it."""
+    for a in args:
+        applier = getattr(a.__class__, "_apply_rule", None)
+        if applier is not None:
+            return applier(rule, *args)
+    return rule.forward(*[to_float(a, f"{rule.name}() argument") for a in args])
+
+
+def _unary(rule: Op, fast: Callable[[float], float]) -> Callable[[Any], Any]:
+    def dispatch(x):
+        if x.__class__ is float:
+            return fast(x)
+        return apply(rule, x)
+
+    dispatch.__name__ = dispatch.__qualname__ = rule.name
+    dispatch.__doc__ = f"{rule.name}(x) for a float or a Value (or any number type valuegrad knows)."
+    return dispatch
+
+
+def div(x: Any, y: Any) -> Any:
+    """x / y with IEEE semantics for floats (±inf or nan, never ZeroDivisionError)."""
+    if x.__class__ is float and y.__class__ is float:
+        return _fdiv(x, y)
+    return x / y
+
+
+def power(x: Any, y: Any) -> Any:
+    """x ** y with IEEE semantics for floats (never a complex, never an exception)."""
+    if x.__class__ is float and y.__class__ is float:
+        return _fpow(x, y)
+    return x ** y
+
+
+# ---------------------------------------------------------------------------------------
+# The table.  Forward and local derivatives of each op, side by side.
+
+ADD = Op("+", 2, lambda x, y: x + y, lambda x, y, out: (1.0, 1.0))
+SUB = Op("-", 2, lambda x, y: x - y, lambda x, y, out: (1.0, -1.0))
+MUL = Op("*", 2, lambda x, y: x * y, lambda x, y, out: (y, x))
+DIV = Op("/", 2, _fdiv, lambda x, y, out: (div(1.0, y), -div(out, y)))
+NEG = Op("neg", 1, lambda x: -x, lambda x, out: (-1.0,))
+POW = Op("**", 2, _fpow, lambda x, y, out: (y * power(x, y - 1.0), pow_dy(x, y)))
+EXP = Op("exp", 1, _fexp, lambda x, out: (out,))
+LOG = Op("log", 1, _flog, lambda x, out: (div(1.0, x),))
+SQRT = Op("sqrt", 1, _fsqrt, lambda x, out: (div(0.5, out),))
+TANH = Op("tanh", 1, math.tanh, lambda x, out: (1.0 - out * out,))
+SIGMOID = Op("sigmoid", 1, _fsigmoid, lambda x, out: (out * (1.0 - out),))
+RELU = Op("relu", 1, _frelu, lambda x, out: (step(x),))
+ABS = Op("abs", 1, math.fabs, lambda x, out: (sign(x),))
+# Helpers that appear inside other rows' derivatives (relu, abs, **).  Being rows themselves,
+# they make second derivatives through those ops exact.  step and sign are piecewise
+# constant: derivative 0.  pow_dy(x, y) = d(x**y)/dy on the reals.
+STEP = Op("step", 1, _fstep, lambda x, out: (0.0,))
+SIGN = Op("sign", 1, _fsign, lambda x, out: (0.0,))
+POW_DY = Op("pow_dy", 2, _fpow_dy, lambda x, y, out: (div(out * y + power(x, y), x), out * log(x)))
+# n-ary (fused) ops: one node, many parents.
+SUM = Op("sum", -1, lambda *xs: _builtin_sum(xs), lambda *args: (1.0,) * (len(args) - 1))
+
+
+def _dot_forward(*args: float) -> float:
+    """w . x (+ b): args are w1..wn, x1..xn and optionally a bias."""
+    n = len(args) // 2
+    total = _builtin_sum(map(_mul, args[:n], args[n : 2 * n]))
+    return total + args[-1] if len(args) % 2 else total
+
+
+def _dot_local(*args: Any) -> tuple:
+    n = (len(args) - 1) // 2  # args = w1..wn, x1..xn[, bias], out
+    ws, xs = args[:n], args[n : 2 * n]
+    return xs + ws + (1.0,) if len(args) % 2 == 0 else xs + ws
+
+
+DOT = Op("dot", -1, _dot_forward, _dot_local)
+
+
+@lru_cache(maxsize=256)
+def pow_const(c: float) -> Op:
+    """The row for ``x ** c`` with a constant exponent (named ``**2``, ``**0.5``, ...)."""
+    name = "**" + (str(int(c)) if math.isfinite(c) and c.is_integer() else repr(c))
+    if c == 0.0:  # x**0 == 1 everywhere, so the derivative is 0 everywhere (also at x = 0)
+        return Op(name, 1, lambda x: _fpow(x, c), lambda x, out: (0.0,))
+    return Op(name, 1, lambda x: _fpow(x, c), lambda x, out: (c * power(x, c - 1.0),))
+
+
+RULES: dict[str, Op] = {
+    op.name: op
+    for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, STEP, SIGN, POW_DY, SUM, DOT)
+}
+"""Every fixed row by name; ``x ** c`` rows come from :func:`pow_const`."""
+
+# Dispatching functions: floats in, floats out; Values (or duals, symbols) in, the same out.
+exp = _unary(EXP, _fexp)
+log = _unary(LOG, _flog)
+sqrt = _unary(SQRT, _fsqrt)
+tanh = _unary(TANH, math.tanh)
+sigmoid = _unary(SIGMOID, _fsigmoid)
+relu = _unary(RELU, _frelu)
+abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
+step = _unary(STEP, _fstep)
+sign = _unary(SIGN, _fsign)
+
+
+def pow_dy(x: Any, y: Any) -> Any:
+    """d(x**y)/dy on the reals (see :data:`POW_DY`)."""
+    if x.__class__ is float and y.__class__ is float:
+        return _fpow_dy(x, y)
+    return apply(POW_DY, x, y)

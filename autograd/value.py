@@ -1,0 +1,334 @@
+"""Value: one node of the computation graph; its operators apply rows of the rule table."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import ops
+from .ops import Op, to_float
+
+_new = object.__new__
+
+
+class Value:
+    """A scalar that remembers how it was computed, so gradients can flow back to its inputs.
+
+    Storage is one object per node: ``_a``/``_b`` are the parents and ``_da``/``_db`` the
+    local derivatives (floats, computed during the forward pass) of a unary or binary op;
+    a fused n-ary op (``sum``, ``dot``) keeps a tuple of parents in ``_a`` and a tuple of
+    local derivatives in ``_da``.  Leaves have ``_rule is None``.
+    """
+
+    __slots__ = ("data", "grad", "label", "_rule", "_a", "_b", "_da", "_db", "__weakref__")
+    __array_ufunc__ = None  # numpy scalars defer to our reflected operators
+
+    def __init__(self, data: Any, *, label: str = "") -> None:
+        self.data = to_float(data, "Value() data")
+        self.grad = 0.0
+        self.label = label
+        self._rule = None
+        self._a = self._b = self._da = self._db = None
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        """The op that produced this Value as users write it (``+``, ``tanh``, ``**2``); "" for leaves."""
+        rule = self._rule
+        return "" if rule is None else rule.name
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        a = self._a
+        if a is None:
+            return ()
+        if self._b is not None:
+            return (a, self._b)
+        return a if a.__class__ is tuple else (a,)
+
+    @property
+    def local_grads(self) -> tuple:
+        """d(self)/d(parent) for each parent, as computed in the forward pass."""
+        a = self._a
+        if a is None:
+            return ()
+        if self._b is not None:
+            return (self._da, self._db)
+        return self._da if a.__class__ is tuple else (self._da,)
+
+    # micrograd / lecture compatibility: `_prev` (set of parents) and `_op` (op string)
+    @property
+    def _prev(self) -> set[Value]:
+        return set(self.parents)
+
+    @property
+    def _op(self) -> str:
+        return self.op
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
+
+    # -- number protocol: every operator is a row of the rule table --------------------
+    def __add__(self, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return _make2(ops.ADD, self, other)
+
+    def __radd__(self, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(ops.ADD, other, self)
+
+    def __sub__(self, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return _make2(ops.SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(ops.SUB, other, self)
+
+    def __mul__(self, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return _make2(ops.MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(ops.MUL, other, self)
+
+    def __truediv__(self, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return _make2(ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(ops.DIV, other, self)
+
+    def __pow__(self, other: Any, modulo: None = None) -> Value:
+        if modulo is not None:
+            raise TypeError("** (pow) of a Value does not take a modulo argument")
+        if isinstance(other, Value):
+            return _make2(ops.POW, self, other)
+        if _is_real(other):
+            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
+        return NotImplemented
+
+    def __rpow__(self, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(ops.POW, other, self)
+
+    def __neg__(self) -> Value:
+        return _make1(ops.NEG, self)
+
+    def __abs__(self) -> Value:
+        return _make1(ops.ABS, self)
+
+    # -- functions ---------------------------------------------------------------------
+    def relu(self) -> Value:
+        return _make1(ops.RELU, self)
+
+    def tanh(self) -> Value:
+        return _make1(ops.TANH, self)
+
+    def sigmoid(self) -> Value:
+        return _make1(ops.SIGMOID, self)
+
+    def exp(self) -> Value:
+        return _make1(ops.EXP, self)
+
+    def log(self) -> Value:
+        return _make1(ops.LOG, self)
+
+    def sqrt(self) -> Value:
+        return _make1(ops.SQRT, self)
+
+    def abs(self) -> Value:
+        return _make1(ops.ABS, self)
+
+    # -- gradients -----------------------------------------------------------------------
+    def backward(self, grad: Any = 1.0, *, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every reachable leaf's ``.grad``.
+
+        Leaves accumulate across calls; interior nodes get exactly this call's gradient.
+        With ``create_graph=True`` the gradients are Values that can be differentiated again.
+        """
+        from .engine import backward
+
+        backward(self, grad, create_graph=create_graph)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data, cut off from this graph."""
+        return _leaf(self.data)
+
+    @classmethod
+    def _apply_rule(cls, rule: Op, *args: Any) -> Value:
+        """Apply a row of the rule table to Values (numbers become constant leaves)."""
+        return make(rule, tuple(_as_value(a, rule.name) for a in args))
+
+
+def _is_real(x: Any) -> bool:
+    try:
+        to_float(x, "")
+    except TypeError:
+        return False
+    return True
+
+
+def _leaf(data: float) -> Value:
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node.label = ""
+    node._rule = node._a = node._b = node._da = node._db = None
+    return node
+
+
+def _as_value(x: Any, where: str) -> Value:
+    if isinstance(x, Value):
+        return x
+    return _leaf(to_float(x, f"{where}() argument"))
+
+
+def _operand(x: Any) -> Value | Any:
+    """The other side of a binary operator as a Value, or NotImplemented."""
+    if isinstance(x, Value):
+        return x
+    try:
+        return _leaf(to_float(x, "operand"))
+    except TypeError:
+        return NotImplemented
+
+
+# -- node makers: the only code that builds interior nodes ---------------------------------
+# Three variants are swapped in and out as module globals by no_grad() / detect_anomaly(),
+# so the operators above pay nothing for modes that are off.
+
+def _record1(rule: Op, a: Value) -> Value:
+    x = a.data
+    out = rule.forward(x)
+    (da,) = rule.local(x, out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node._rule = rule
+    node._a = a
+    node._b = None
+    node._da = da
+    node._db = None
+    return node
+
+
+def _record2(rule: Op, a: Value, b: Value) -> Value:
+    x = a.data
+    y = b.data
+    out = rule.forward(x, y)
+    da, db = rule.local(x, y, out)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node._rule = rule
+    node._a = a
+    node._b = b
+    node._da = da
+    node._db = db
+    return node
+
+
+def _recordn(rule: Op, parents: tuple[Value, ...]) -> Value:
+    xs = [p.data for p in parents]
+    out = rule.forward(*xs)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node._rule = rule
+    node._a = parents
+    node._b = None
+    node._da = rule.local(*xs, out)
+    node._db = None
+    return node
+
+
+def _constant1(rule: Op, a: Value) -> Value:
+    return _leaf(rule.forward(a.data))
+
+
+def _constant2(rule: Op, a: Value, b: Value) -> Value:
+    return _leaf(rule.forward(a.data, b.data))
+
+
+def _constantn(rule: Op, parents: tuple[Value, ...]) -> Value:
+    return _leaf(rule.forward(*[p.data for p in parents]))
+
+
+RECORDING = (_record1, _record2, _recordn)
+CONSTANT = (_constant1, _constant2, _constantn)
+_make1, _make2, _maken = RECORDING
+
+
+class _Mode:
+    """Process-wide switches (not thread-local) read only when they change."""
+
+    grad_enabled = True
+    # Set by autograd.anomaly while detect_anomaly() is active: wraps a triple of makers.
+    anomaly_wrapper: Callable[[tuple], tuple] | None = None
+
+
+def _refresh_makers() -> None:
+    global _make1, _make2, _maken
+    makers = RECORDING if _Mode.grad_enabled else CONSTANT
+    if _Mode.anomaly_wrapper is not None:
+        makers = _Mode.anomaly_wrapper(makers)
+    _make1, _make2, _maken = makers
+
+
+def make(rule: Op, parents: tuple[Value, ...]) -> Value:
+    """Apply ``rule`` to parent Values under the current mode (used by fused ops)."""
+    if rule.arity == 1:
+        return _make1(rule, parents[0])
+    if rule.arity == 2:
+        return _make2(rule, parents[0], parents[1])
+    return _maken(rule, parents)
+
+
+# -- fused n-ary ops ----------------------------------------------------------------------------
+
+def sum(values: Any) -> Value:  # noqa: A001 - autograd.sum, kept out of __all__
+    """Sum of many Values (or numbers) as ONE node with many parents."""
+    parents = tuple(_as_value(v, "sum") for v in values)
+    if not parents:
+        return _leaf(0.0)
+    return _maken(ops.SUM, parents)
+
+
+def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
+    """w . x (+ bias) as ONE node: a neuron's pre-activation without 2n intermediate nodes."""
+    ws = tuple(_as_value(w, "dot") for w in ws)
+    xs = tuple(_as_value(x, "dot") for x in xs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot(): ws has {len(ws)} items but xs has {len(xs)}; they must match")
+    parents = ws + xs if bias is None else ws + xs + (_as_value(bias, "dot"),)
+    if not parents:
+        return _leaf(0.0)
+    return _maken(ops.DOT, parents)

@@ -1,0 +1,1 @@
+"""The valuegrad command line (`valuegrad demo|graph|bench`)."""

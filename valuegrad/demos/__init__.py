@@ -1,0 +1,1 @@
+"""Demo programs shared by the `valuegrad demo` command and the scripts in demos/."""
