@@ -1,0 +1,379 @@
+"""`valuegrad graph`: parse a small expression safely, run backward, draw its computation graph."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import operator
+import os
+import sys
+from typing import Any, Callable, Mapping
+
+from autograd import ops
+from autograd.render import FORMATS, RANKDIRS, _write_atomic, draw, to_dot
+from autograd.value import Value
+
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "relu": ops.relu,
+    "tanh": ops.tanh,
+    "sigmoid": ops.sigmoid,
+    "exp": ops.exp,
+    "log": ops.log,
+    "sqrt": ops.sqrt,
+    "abs": ops.abs,
+}
+"""The functions an expression may call; each takes a float or a Value."""
+
+# Floats in, floats out with IEEE semantics (ops.div / ops.power never raise); Values build nodes.
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: ops.div,
+    ast.Pow: ops.power,
+}
+_OPERATOR_SYMBOLS = {
+    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+    ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.UAdd: "unary +", ast.Not: "not", ast.Invert: "~",
+}
+_CONSTRUCTS = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripts (indexing)",
+    ast.Slice: "slices",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions (generator expressions)",
+    ast.Compare: "comparisons",
+    ast.BoolOp: "and/or",
+    ast.IfExp: "conditional expressions (x if c else y)",
+    ast.NamedExpr: "assignment expressions (:=)",
+    ast.List: "lists",
+    ast.Tuple: "tuples",
+    ast.Set: "sets",
+    ast.Dict: "dicts",
+    ast.JoinedStr: "f-strings",
+    ast.FormattedValue: "f-strings",
+    ast.Starred: "starred arguments (*args)",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+MAX_EXPRESSION_LENGTH = 10_000
+ALLOWED = "numbers, variable names, + - * / **, unary - and calls of " + ", ".join(FUNCTIONS)
+
+
+class ExpressionError(ValueError):
+    """An expression uses something `valuegrad graph` does not allow, or cannot be parsed."""
+
+
+def _refuse(node: ast.AST, what: str) -> ExpressionError:
+    column = getattr(node, "col_offset", None)
+    where = f" (column {column + 1})" if column is not None else ""
+    return ExpressionError(f"not allowed in an expression{where}: {what}; allowed: {ALLOWED}")
+
+
+def _constant_construct(value: Any) -> str:
+    if isinstance(value, bool):
+        return "booleans"
+    if isinstance(value, (str, bytes)):
+        return "strings"
+    if isinstance(value, complex):
+        return "complex numbers"
+    if value is None:
+        return "None"
+    return f"the constant {value!r:.40}"
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """Parse ``source`` with :mod:`ast` and check that it only uses what :data:`ALLOWED` lists.
+
+    Never evaluates anything.  Raises :class:`ExpressionError` naming the refused construct.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"parse_expression(): source must be a str, got {type(source).__name__}")
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression is {len(source)} characters long; the limit is {MAX_EXPRESSION_LENGTH}")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        column = f" at column {exc.offset}" if exc.offset else ""
+        raise ExpressionError(f"cannot parse {source!r:.80}: {exc.msg}{column}") from None
+    except ValueError as exc:  # null bytes
+        raise ExpressionError(f"cannot parse {source!r:.80}: {exc}") from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up on absurd nesting
+        raise ExpressionError(f"cannot parse {source!r:.80}: nested too deeply") from None
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Constant:
+            value = node.value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                continue
+            raise _refuse(node, _constant_construct(value))
+        if kind is ast.Name:
+            if node.id in FUNCTIONS:
+                raise _refuse(node, f"{node.id} used as a value (it is a function: call it as {node.id}(...))")
+            continue
+        if kind is ast.BinOp:
+            if type(node.op) not in _BINARY:
+                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
+            stack.extend((node.right, node.left))
+            continue
+        if kind is ast.UnaryOp:
+            if type(node.op) is not ast.USub:
+                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
+            stack.append(node.operand)
+            continue
+        if kind is ast.Call:
+            func = node.func
+            if type(func) is ast.Attribute:
+                raise _refuse(func, "attribute access (calling a method)")
+            if type(func) is not ast.Name:
+                raise _refuse(node, "calling anything but a plain function name")
+            if func.id not in FUNCTIONS:
+                raise _refuse(node, f"calling {func.id!r} (not a known function)")
+            if node.keywords:
+                raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
+            if len(node.args) != 1:
+                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly one)")
+            stack.append(node.args[0])
+            continue
+        raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
+    return tree
+
+
+def variable_names(tree: ast.Expression) -> list[str]:
+    """Names of the variables a parsed expression uses, in order of first appearance."""
+    names: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(tree):
+        if type(node) is ast.Name and node.id not in FUNCTIONS:
+            position = (node.lineno, node.col_offset)
+            if node.id not in names or position < names[node.id]:
+                names[node.id] = position
+    return sorted(names, key=names.__getitem__)
+
+
+def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str, Any]) -> Any:
+    """Evaluate an expression (checked by :func:`parse_expression`) over ``variables``.
+
+    Variables may be floats (the result is a float) or Values (the result is a Value whose
+    graph records every operation).  Iterative: deeply nested expressions are fine.
+    """
+    tree = parse_expression(expression) if isinstance(expression, str) else expression
+    missing = [name for name in variable_names(tree) if name not in variables]
+    if missing:
+        raise ExpressionError(f"no value given for variable(s) {', '.join(missing)}")
+    results: list[Any] = []
+    stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
+    while stack:
+        node, children_done = stack.pop()
+        kind = type(node)
+        if kind is ast.Constant:
+            results.append(ops.to_float(node.value, "expression constant"))
+        elif kind is ast.Name:
+            results.append(variables[node.id])
+        elif not children_done:
+            stack.append((node, True))
+            if kind is ast.BinOp:
+                stack.extend(((node.right, False), (node.left, False)))  # left is evaluated first
+            elif kind is ast.UnaryOp:
+                stack.append((node.operand, False))
+            elif kind is ast.Call:
+                stack.append((node.args[0], False))
+            else:
+                raise _refuse(node, kind.__name__)  # only reachable with an unchecked tree
+        elif kind is ast.BinOp:
+            right = results.pop()
+            results.append(_BINARY[type(node.op)](results.pop(), right))
+        elif kind is ast.UnaryOp:
+            results.append(-results.pop())
+        else:
+            results.append(FUNCTIONS[node.func.id](results.pop()))
+    return results[0]
+
+
+def build_graph(expression: str | ast.Expression, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
+    """Leaves labelled by variable name, the expression built over them, and backward run."""
+    leaves = {name: Value(value, label=name) for name, value in values.items()}
+    root = evaluate_expression(expression, leaves)
+    if not isinstance(root, Value):  # an expression without variables is a constant
+        root = Value(root)
+    if root.parents and not root.label:
+        root.label = "out"
+    root.backward()
+    return root, leaves
+
+
+# -- the subcommand ---------------------------------------------------------------------------
+
+OUTPUT_FORMATS = (*FORMATS, "dot")
+_DOT_EXTENSIONS = (".dot", ".gv")
+
+EPILOG = """\
+variables: give each variable after the expression as --NAME VALUE (or --NAME=VALUE);
+  every variable the expression uses needs one, and every one given must be used.
+
+examples:
+  valuegrad graph "tanh(x*w + b)" --x 0.5 --w -1 --b 0.3 -o graph.png
+  valuegrad graph "tanh(x1*w1 + x2*w2 + b)" --x1 2 --w1 -3 --x2 0 --w2 1 --b 6.8813735870195432 -o neuron.svg
+  valuegrad graph "log(x) * sigmoid(y) ** 2" --x 3 --y -0.5 --format dot -o graph.gv   # no `dot` needed
+"""
+
+
+def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("-o", "--output", default=default("graph.png"),
+                        help="image file to write (default graph.png); the extension picks the format")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default=default(None),
+                        help="png, svg, pdf, or dot (the DOT source; needs no Graphviz)")
+    parser.add_argument("--rankdir", choices=RANKDIRS, default=default("LR"),
+                        help="direction of the edges (default LR: inputs left, output right)")
+    parser.add_argument("--no-local-grads", action="store_true", default=default(False),
+                        help="do not label edges with local derivatives")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {ALLOWED}")
+    _add_output_options(parser)
+    parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
+                        help="the value of each variable")
+    parser.set_defaults(_graph_parser=parser)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse_variables(tokens: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise _UsageError(f"unexpected argument {token!r}: give variables as --NAME VALUE after the expression")
+        name, has_equals, text = token[2:].partition("=")
+        if has_equals:
+            i += 1
+        elif i + 1 < len(tokens):
+            text = tokens[i + 1]
+            i += 2
+        else:
+            raise _UsageError(f"variable --{name} needs a value (--{name} VALUE)")
+        if not name.isidentifier():
+            raise _UsageError(f"--{name}: a variable name must be a Python identifier")
+        if name in values:
+            raise _UsageError(f"variable --{name} is given twice")
+        try:
+            values[name] = float(text)
+        except ValueError:
+            raise _UsageError(f"variable --{name}: {text!r} is not a number") from None
+    return values
+
+
+def _output(args: argparse.Namespace) -> tuple[str, str]:
+    """The output path and format, from --format or else from the extension of -o."""
+    path = args.output
+    root, extension = os.path.splitext(path)
+    extension = extension.lower()
+    if args.format is not None:
+        fmt = args.format
+    elif extension in _DOT_EXTENSIONS:
+        fmt = "dot"
+    elif extension[1:] in FORMATS:
+        fmt = extension[1:]
+    elif not extension:
+        fmt = "png"
+    else:
+        raise _UsageError(f"cannot tell the format from {path!r}; use --format {'|'.join(OUTPUT_FORMATS)}")
+    if fmt == "dot" and extension not in _DOT_EXTENSIONS:
+        path += ".gv"
+    elif fmt != "dot" and extension != "." + fmt:
+        path += "." + fmt
+    return path, fmt
+
+
+def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    parser = getattr(args, "_graph_parser", None)
+    if parser is None:
+        parser = argparse.ArgumentParser(prog="valuegrad graph")
+        add_arguments(parser)
+    # Options after the expression arrive in the remainder together with the variables.
+    late = argparse.ArgumentParser(prog=parser.prog, add_help=False, allow_abbrev=False, exit_on_error=False)
+    _add_output_options(late, suppress=True)
+    remainder = list(getattr(args, "variables", None) or [])
+    if "-h" in remainder or "--help" in remainder:  # help asked for after the expression
+        parser.print_help()
+        return 0
+    try:
+        options, rest = late.parse_known_args(remainder)
+        merged = argparse.Namespace(**{**vars(args), **vars(options)})
+        values = _parse_variables(rest)
+        path, fmt = _output(merged)
+        tree = parse_expression(merged.expression)
+        used = variable_names(tree)
+        missing = [name for name in used if name not in values]
+        if missing:
+            raise _UsageError(f"no value for variable(s) {', '.join(missing)}: add " +
+                              " ".join(f"--{name} VALUE" for name in missing))
+        unused = [name for name in values if name not in used]
+        if unused:
+            raise _UsageError(f"variable(s) {', '.join(unused)} given but not used in {merged.expression!r}")
+    except (argparse.ArgumentError, _UsageError, ExpressionError) as exc:
+        return _usage_error(parser, str(exc))
+
+    root, leaves = build_graph(tree, values)
+    options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads}
+    try:
+        if fmt == "dot":
+            _write_atomic(path, to_dot(root, **options).source.encode("utf-8"))
+        else:
+            path = draw(root, path, format=fmt, **options)
+    except (RuntimeError, OSError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    print(f"{merged.expression.strip()} = {root.data!r}")
+    for name, leaf in leaves.items():
+        print(f"  d/d{name} = {leaf.grad!r}")
+    return 0
+
+
+# -- the pictures in docs/ ----------------------------------------------------------------------
+
+NEURON_EXPRESSION = "tanh(x1*w1 + x2*w2 + b)"
+NEURON_VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
+
+
+def write_doc_pictures(directory: str = "docs") -> list[str]:
+    """Regenerate docs/neuron.png (the micrograd lecture's neuron) and docs/mlp.png (clustered MLP)."""
+    from nn.module import MLP
+
+    os.makedirs(directory, exist_ok=True)
+    neuron, _ = build_graph(NEURON_EXPRESSION, NEURON_VALUES)
+    written = [draw(neuron, os.path.join(directory, "neuron.png"))]
+
+    model = MLP(2, [3, 1], activation="tanh", seed=3)
+    x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    loss.label = "loss"
+    loss.backward()
+    written.append(draw(loss, os.path.join(directory, "mlp.png"), module=model, cluster_by_module=True))
+    return written
+
+
+if __name__ == "__main__":  # python -m valuegrad.graph [DIRECTORY]: rewrite the docs pictures
+    for written_path in write_doc_pictures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+        print(f"wrote {written_path}")
