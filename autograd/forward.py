@@ -1,0 +1,275 @@
+"""Forward mode: dual numbers driven by the rule table, jvp, and jacobian (forward or reverse)."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from typing import Any, Callable, Iterator, Sequence
+
+from . import ops
+from . import value as _value
+from .engine import gradients
+from .ops import Op, to_float
+from .value import Value, _leaf
+
+
+class Dual:
+    """A number carrying a primal value and a tangent (its derivative along one direction).
+
+    Every operation applies a row of the rule table: ``primal = rule.forward(primals)`` and
+    ``tangent = sum(local_i * tangent_i)`` with ``local = rule.local(primals..., primal_out)``,
+    so forward mode uses exactly the derivatives reverse mode uses.  Plain numbers mixed in
+    are constants (tangent 0) and contribute no term, as in reverse mode where a constant's
+    gradient is never read.
+    """
+
+    __slots__ = ("primal", "tangent")
+    __array_ufunc__ = None  # numpy scalars defer to our reflected operators
+
+    def __init__(self, primal: Any, tangent: Any = 0.0) -> None:
+        self.primal = to_float(primal, "Dual() primal")
+        self.tangent = to_float(tangent, "Dual() tangent")
+
+    @property
+    def data(self) -> float:
+        """The primal value (named like ``Value.data`` so code written for Values can read it)."""
+        return self.primal
+
+    def __repr__(self) -> str:
+        return f"Dual(primal={self.primal}, tangent={self.tangent})"
+
+    @classmethod
+    def _apply_rule(cls, rule: Op, *args: Any) -> Dual:
+        """Apply one row of the rule table to duals (plain real numbers are constants)."""
+        result = _new(Dual)
+        if len(args) == 1:  # the common shapes get straight-line code; same arithmetic
+            (x,) = args
+            out = rule.forward(x.primal)
+            (local,) = rule.local(x.primal, out)
+            result.primal = out
+            result.tangent = local * x.tangent
+            return result
+        if len(args) == 2:
+            x, y = args
+            if x.__class__ is Dual:
+                if y.__class__ is Dual:
+                    out = rule.forward(x.primal, y.primal)
+                    local_x, local_y = rule.local(x.primal, y.primal, out)
+                    result.primal = out
+                    result.tangent = local_x * x.tangent + local_y * y.tangent
+                    return result
+                if y.__class__ is float:  # a constant: no term for it
+                    out = rule.forward(x.primal, y)
+                    result.primal = out
+                    result.tangent = rule.local(x.primal, y, out)[0] * x.tangent
+                    return result
+            elif x.__class__ is float and y.__class__ is Dual:
+                out = rule.forward(x, y.primal)
+                result.primal = out
+                result.tangent = rule.local(x, y.primal, out)[1] * y.tangent
+                return result
+        primals = [a.primal if a.__class__ is Dual else _constant(a, rule) for a in args]
+        out = rule.forward(*primals)
+        local_grads = rule.local(*primals, out)
+        tangent = 0.0
+        for a, local in zip(args, local_grads):
+            if a.__class__ is Dual:  # constants have tangent 0 and contribute no term
+                tangent = tangent + local * a.tangent
+        result.primal = out
+        result.tangent = tangent
+        return result
+
+    # -- number protocol: every operator is a row of the rule table --------------------
+    def __add__(self, other: Any) -> Dual:
+        return _binary(ops.ADD, self, other)
+
+    def __radd__(self, other: Any) -> Dual:
+        return _binary(ops.ADD, other, self)
+
+    def __sub__(self, other: Any) -> Dual:
+        return _binary(ops.SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Dual:
+        return _binary(ops.SUB, other, self)
+
+    def __mul__(self, other: Any) -> Dual:
+        return _binary(ops.MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Dual:
+        return _binary(ops.MUL, other, self)
+
+    def __truediv__(self, other: Any) -> Dual:
+        return _binary(ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Dual:
+        return _binary(ops.DIV, other, self)
+
+    def __pow__(self, other: Any, modulo: None = None) -> Dual:
+        if modulo is not None:
+            raise TypeError("** (pow) of a Dual does not take a modulo argument")
+        if other.__class__ is Dual:
+            return Dual._apply_rule(ops.POW, self, other)
+        if not _is_real(other):
+            return NotImplemented
+        # The same row Value uses for a constant exponent (x**2 -> "**2").
+        return Dual._apply_rule(ops.pow_const(to_float(other, "** exponent")), self)
+
+    def __rpow__(self, other: Any) -> Dual:
+        return _binary(ops.POW, other, self)
+
+    def __neg__(self) -> Dual:
+        return Dual._apply_rule(ops.NEG, self)
+
+    def __pos__(self) -> Dual:
+        return self
+
+    def __abs__(self) -> Dual:
+        return Dual._apply_rule(ops.ABS, self)
+
+    # -- the methods Value has -------------------------------------------------------------
+    def relu(self) -> Dual:
+        return Dual._apply_rule(ops.RELU, self)
+
+    def tanh(self) -> Dual:
+        return Dual._apply_rule(ops.TANH, self)
+
+    def sigmoid(self) -> Dual:
+        return Dual._apply_rule(ops.SIGMOID, self)
+
+    def exp(self) -> Dual:
+        return Dual._apply_rule(ops.EXP, self)
+
+    def log(self) -> Dual:
+        return Dual._apply_rule(ops.LOG, self)
+
+    def sqrt(self) -> Dual:
+        return Dual._apply_rule(ops.SQRT, self)
+
+    def abs(self) -> Dual:
+        return Dual._apply_rule(ops.ABS, self)
+
+
+_new = object.__new__
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in x.__class__.__name__
+
+
+def _constant(x: Any, rule: Op) -> float:
+    return x if x.__class__ is float else to_float(x, f"{rule.name}() argument")
+
+
+_NUMBER_CLASSES = frozenset((Dual, float, int))
+
+
+def _binary(rule: Op, x: Any, y: Any) -> Any:
+    # Anything that is neither a Dual nor a real number (a Value, a string, ...): let Python
+    # try the other operand, then raise its usual TypeError naming both types.
+    for operand in (x, y):
+        if operand.__class__ not in _NUMBER_CLASSES and not _is_real(operand):
+            return NotImplemented
+    return Dual._apply_rule(rule, x, y)
+
+
+def _as_floats(values: Any, what: str) -> list[float]:
+    if _is_real(values):
+        return [to_float(values, what)]
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{what} must be a sequence of real numbers, got {values.__class__.__name__}: {values!r:.60}")
+    return [
+        (v.data if isinstance(v, Value) else to_float(v, f"{what}[{i}]")) for i, v in enumerate(values)
+    ]
+
+
+@contextlib.contextmanager
+def _grad_enabled() -> Iterator[None]:
+    """Record f's graph even inside an enclosing no_grad(): jacobian is a function transform."""
+    was_enabled = _value._Mode.grad_enabled
+    _value._Mode.grad_enabled = True
+    _value._refresh_makers()
+    try:
+        yield
+    finally:
+        _value._Mode.grad_enabled = was_enabled
+        _value._refresh_makers()
+
+
+def _function_name(f: Callable[..., Any]) -> str:
+    return getattr(f, "__name__", "f")
+
+
+def _outputs(out: Any, f: Callable[..., Any]) -> tuple[list[Any], bool]:
+    """f's result as a list of scalars and whether it was a sequence (so results keep its shape)."""
+    if isinstance(out, (Dual, Value)) or _is_real(out):
+        return [out], False
+    if isinstance(out, (str, bytes)) or not hasattr(out, "__iter__"):
+        raise TypeError(
+            f"{_function_name(f)} must return a number, a Value/Dual or a sequence of them, "
+            f"got {out.__class__.__name__}: {out!r:.60}"
+        )
+    return list(out), True
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), directional derivative of f at primals along tangents)``.
+
+    One pass, no graph.  ``f`` receives one :class:`Dual` per primal (they support the
+    operators, the Value methods ``.tanh()``, ``.exp()``, ... and the free functions
+    ``autograd.exp``, ``autograd.sum``, ``autograd.dot``, ...) and returns a number or a
+    sequence of numbers; the results are floats, or lists of floats for a sequence.  A single
+    number is accepted for ``primals`` / ``tangents`` when ``f`` takes one argument.
+    """
+    xs = _as_floats(primals, "jvp() primals")
+    ts = _as_floats(tangents, "jvp() tangents")
+    if len(xs) != len(ts):
+        raise ValueError(f"jvp(): {len(xs)} primals but {len(ts)} tangents; they must match")
+    out, is_sequence = _outputs(f(*[Dual(x, t) for x, t in zip(xs, ts)]), f)
+    values, derivatives = [], []
+    for i, y in enumerate(out):
+        if y.__class__ is Dual:
+            values.append(y.primal)
+            derivatives.append(y.tangent)
+        elif isinstance(y, Value):
+            raise TypeError(
+                f"{_function_name(f)} returned a Value (output {i}) inside jvp(); build the result from "
+                "the Dual arguments it receives, not from Values"
+            )
+        else:  # a constant: derivative 0
+            values.append(to_float(y, f"output {i} of {_function_name(f)}"))
+            derivatives.append(0.0)
+    if is_sequence:
+        return values, derivatives
+    return values[0], derivatives[0]
+
+
+def jacobian(f: Callable[..., Any], inputs: Sequence[Any], *, mode: str = "forward") -> list[list[float]]:
+    """The m x n Jacobian of ``f: R^n -> R^m`` at ``inputs`` as a list of m rows of n floats.
+
+    ``f`` receives n arguments and returns a number (m = 1) or a sequence of m numbers.
+    ``mode="forward"`` runs n jvps (one column each): best when n < m.  ``mode="reverse"``
+    builds the graph once and runs m backward passes (one row each): best when m < n.
+    """
+    xs = _as_floats(inputs, "jacobian() inputs")
+    n = len(xs)
+    if mode == "forward":
+        columns = []
+        for j in range(n):
+            _, column = jvp(f, xs, [1.0 if i == j else 0.0 for i in range(n)])
+            columns.append(column if isinstance(column, list) else [column])
+        m = len(columns[0]) if columns else len(_outputs(f(*xs), f)[0])
+        return [[columns[j][i] for j in range(n)] for i in range(m)]
+    if mode == "reverse":
+        leaves = [_leaf(x) for x in xs]
+        with _grad_enabled():
+            out, _ = _outputs(f(*leaves), f)
+        rows = []
+        for y in out:
+            if isinstance(y, Value):
+                grads = gradients(y, 1.0)
+                rows.append([float(grads.get(leaf, 0.0)) for leaf in leaves])
+            else:
+                to_float(y, f"output of {_function_name(f)}")
+                rows.append([0.0] * n)
+        return rows
+    raise ValueError(f"jacobian(): mode must be 'forward' or 'reverse', got {mode!r}")

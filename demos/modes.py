@@ -1,0 +1,14 @@
+"""Reverse mode vs forward mode vs finite differences as the number of inputs grows (picture in demos/out/)."""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # a checkout works without installing the package
+    sys.path.insert(0, str(HERE.parent))
+
+from valuegrad.demos import modes  # noqa: E402
+from valuegrad.demos._shared import script_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(script_main(modes, sys.argv[1:], prog="demos/modes.py", out=HERE / "out"))

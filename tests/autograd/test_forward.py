@@ -1,0 +1,277 @@
+"""Forward mode: Dual numbers from the rule table, jvp, and jacobian in both modes."""
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd
+from autograd import Dual, Value, grad, jacobian, jvp, value_and_grad
+from autograd.testing import ALL_OPS, default_functions, expressions, expressions_with_inputs
+
+# Duals through the fused rows (one SUM / DOT application), not testing's += fallback.
+FUSED = {**default_functions(), "sum": autograd.sum, "dot": autograd.dot}
+
+
+def test_jvp_of_square():
+    assert jvp(lambda x: x * x, [3.0], [1.0]) == (9.0, 6.0)
+
+
+def test_jvp_accepts_a_single_number_for_one_argument():
+    assert jvp(lambda x: x**3, 2.0, 1.0) == (8.0, 12.0)
+
+
+def test_jvp_is_the_directional_derivative():
+    f = lambda x, y: x * y + x.exp()
+    value, derivative = jvp(f, [1.0, 2.0], [0.5, -3.0])
+    assert value == 2.0 + math.e
+    assert derivative == pytest.approx((2.0 + math.e) * 0.5 + 1.0 * -3.0, rel=1e-15)
+
+
+def test_jvp_returns_floats():
+    value, derivative = jvp(lambda x: x.tanh(), [Fraction(1, 2)], [1])
+    assert type(value) is float and type(derivative) is float
+    assert derivative == 1.0 - math.tanh(0.5) ** 2
+
+
+@pytest.mark.parametrize(
+    ("f", "x", "expected"),
+    [
+        (lambda x: x.relu(), 2.0, (2.0, 1.0)),
+        (lambda x: x.relu(), -2.0, (0.0, 0.0)),
+        (lambda x: x.relu(), 0.0, (0.0, 0.0)),  # relu'(0) = 0
+        (lambda x: abs(x), 0.0, (0.0, 0.0)),  # abs'(0) = 0
+        (lambda x: x.abs(), -3.0, (3.0, -1.0)),
+        (lambda x: x.sigmoid(), 0.0, (0.5, 0.25)),
+        (lambda x: x.exp(), 0.0, (1.0, 1.0)),
+        (lambda x: x.log(), 0.0, (-math.inf, math.inf)),
+        (lambda x: x.sqrt(), 4.0, (2.0, 0.25)),
+        (lambda x: -x, 1.5, (-1.5, -1.0)),
+        (lambda x: +x, 1.5, (1.5, 1.0)),
+        (lambda x: 1.0 / x, 2.0, (0.5, -0.25)),
+        (lambda x: x / 4.0, 2.0, (0.5, 0.25)),
+        (lambda x: 3.0 - x, 2.0, (1.0, -1.0)),
+        (lambda x: x - 3.0, 2.0, (-1.0, 1.0)),
+        (lambda x: 2.0 + x, 2.0, (4.0, 1.0)),
+        (lambda x: 2.0 * x, 2.0, (4.0, 2.0)),
+        (lambda x: 2.0**x, 3.0, (8.0, 8.0 * math.log(2.0))),
+        (lambda x: x**x, 2.0, (4.0, 4.0 * (math.log(2.0) + 1.0))),
+        (lambda x: x**0, 0.0, (1.0, 0.0)),
+        (lambda x: autograd.exp(x), 1.0, (math.e, math.e)),
+        (lambda x: autograd.tanh(x), 0.0, (0.0, 1.0)),
+        (lambda x: autograd.relu(x), 1.0, (1.0, 1.0)),
+    ],
+)
+def test_jvp_of_each_operation_exact(f, x, expected):
+    assert jvp(f, [x], [1.0]) == expected
+
+
+def test_jvp_sum_and_dot_use_one_fused_rule_application():
+    seen = []
+    original = Dual._apply_rule.__func__
+
+    def spy(cls, rule, *args):
+        seen.append(rule.name)
+        return original(cls, rule, *args)
+
+    Dual._apply_rule = classmethod(spy)
+    try:
+        total = jvp(lambda x, y: autograd.sum([x, y, x, 2.0]), [1.0, 3.0], [1.0, 10.0])
+        product = jvp(lambda x, y: autograd.dot([x, y], [y, 2.0], 1.0), [2.0, 3.0], [1.0, 0.0])
+    finally:
+        Dual._apply_rule = classmethod(original)
+    assert total == (7.0, 12.0)
+    assert product == (13.0, 3.0)  # x*y + 2y + 1; d/dx = y
+    assert seen == ["sum", "dot"]
+
+
+def test_jvp_sum_and_dot_accept_generators_and_numbers_in_any_position():
+    f = lambda x, y: autograd.sum(v * 2.0 for v in (3.0, x, y)) + autograd.sum([1.0, x])
+    assert jvp(f, [1.0, 2.0], [1.0, 1.0]) == (14.0, 5.0)
+    g = lambda x: autograd.dot((2.0, x), (x, 3.0))  # 2x + 3x
+    assert jvp(g, [1.0], [1.0]) == (5.0, 5.0)
+
+
+def test_sum_and_dot_with_a_dual_and_a_non_number_name_the_bad_item():
+    with pytest.raises(TypeError, match=r"sum\(\) argument must be a real number .* got str"):
+        jvp(lambda x: autograd.sum(["a", x]), [1.0], [1.0])
+    with pytest.raises(ValueError, match="ws has 2 items but xs has 1"):
+        jvp(lambda x: autograd.dot([x, x], [x]), [1.0], [1.0])
+
+
+def test_jvp_constants_contribute_no_term_as_in_reverse_mode():
+    """x * 0 at x = inf: the constant's local derivative is inf, but its tangent is never used."""
+    value, derivative = jvp(lambda x: x * 0.0, [math.inf], [1.0])
+    reverse_value, reverse_derivative = value_and_grad(lambda x: x * 0.0)(math.inf)
+    assert math.isnan(value) and math.isnan(reverse_value)
+    assert derivative == reverse_derivative == 0.0
+
+
+def test_jvp_nan_propagates():
+    value, derivative = jvp(lambda x: x.log() * x, [-1.0], [1.0])
+    assert math.isnan(value) and math.isnan(derivative)
+
+
+def test_jvp_sequence_output_gives_lists():
+    values, derivatives = jvp(lambda x, y: (x * y, x + y, 4.0), [2.0, 3.0], [1.0, 0.0])
+    assert values == [6.0, 5.0, 4.0]
+    assert derivatives == [3.0, 1.0, 0.0]
+
+
+def test_jvp_constant_output_has_zero_derivative():
+    assert jvp(lambda x: 5, [1.0], [1.0]) == (5.0, 0.0)
+
+
+def test_dual_has_value_like_surface():
+    d = Dual(2.0, 1.0)
+    assert (d.primal, d.tangent, d.data) == (2.0, 1.0, 2.0)
+    assert repr(d) == "Dual(primal=2.0, tangent=1.0)"
+    for method in ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs"):
+        assert isinstance(getattr(d, method)(), Dual)
+
+
+def test_jvp_length_mismatch_raises_value_error():
+    with pytest.raises(ValueError, match="2 primals but 1 tangents"):
+        jvp(lambda x, y: x * y, [1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("bad", ["a", None, 1j, True])
+def test_jvp_non_real_primal_raises_type_error(bad):
+    with pytest.raises(TypeError, match=r"jvp\(\) primals"):
+        jvp(lambda x: x, [bad], [1.0])
+
+
+def test_jvp_primals_not_a_sequence_raises_type_error():
+    with pytest.raises(TypeError, match=r"jvp\(\) primals must be a sequence of real numbers, got str"):
+        jvp(lambda x: x, "12", [1.0, 1.0])
+
+
+def test_jvp_function_returning_a_value_raises_type_error():
+    def leaky(x):
+        return Value(1.0)
+
+    with pytest.raises(TypeError, match="leaky returned a Value"):
+        jvp(leaky, [1.0], [1.0])
+
+
+def test_jvp_function_returning_garbage_raises_type_error():
+    def wrong(x):
+        return "x"
+
+    with pytest.raises(TypeError, match="wrong must return a number"):
+        jvp(wrong, [1.0], [1.0])
+
+
+def test_dual_mixed_with_value_raises_type_error():
+    with pytest.raises(TypeError, match="unsupported operand"):
+        jvp(lambda x: x + Value(1.0), [1.0], [1.0])
+    with pytest.raises(TypeError):
+        jvp(lambda x: x ** Value(1.0), [1.0], [1.0])
+
+
+def test_dual_pow_modulo_raises_type_error():
+    with pytest.raises(TypeError, match="modulo"):
+        pow(Dual(2.0), 2, 3)
+
+
+# -- forward mode equals reverse mode on random graphs ----------------------------------
+
+def reverse_directional(expr, xs, vs):
+    value, gradient = value_and_grad(expr, argnums=tuple(range(len(xs))))(*xs)
+    return value, math.fsum(g * v for g, v in zip(gradient, vs))
+
+
+def assert_jvp_matches_reverse(expr, xs, vs):
+    value, derivative = jvp(lambda *a: expr.build(*a, functions=FUSED), xs, vs)
+    reverse_value, reverse_derivative = reverse_directional(expr, xs, vs)
+    assert value == reverse_value, expr  # same forward rows on the same floats
+    assert derivative == pytest.approx(reverse_derivative, rel=1e-9, abs=1e-12), expr
+
+
+directions = st.lists(st.floats(-2.0, 2.0), min_size=4, max_size=4)
+# 18 parametrized cases: a third of the profile's examples each (the intense profile still scales it).
+per_op = settings(max_examples=max(20, settings.default.max_examples // 3))
+
+
+@pytest.mark.parametrize("op", ALL_OPS)
+@per_op
+@given(data=st.data())
+def test_jvp_equals_reverse_directional_derivative_for_each_op(op, data):
+    expr, xs = data.draw(expressions_with_inputs(ops=(op,), max_nodes=6))
+    assert op in expr.ops
+    vs = data.draw(directions)[: len(xs)]
+    assert_jvp_matches_reverse(expr, xs, vs)
+
+
+@given(case=expressions_with_inputs(max_nodes=14), direction=directions)
+def test_jvp_equals_reverse_directional_derivative_on_random_dags(case, direction):
+    expr, xs = case
+    assert_jvp_matches_reverse(expr, xs, direction[: len(xs)])
+
+
+@given(case=expressions_with_inputs(max_nodes=10))
+def test_jvp_along_basis_vectors_gives_the_gradient(case):
+    expr, xs = case
+    gradient = grad(expr, argnums=tuple(range(len(xs))))(*xs)
+    for i in range(len(xs)):
+        basis = [1.0 if j == i else 0.0 for j in range(len(xs))]
+        _, derivative = jvp(expr, xs, basis)
+        assert derivative == pytest.approx(gradient[i], rel=1e-9, abs=1e-12), expr
+
+
+# -- jacobian ------------------------------------------------------------------------------
+
+def polar_like(x, y):
+    return [x * y, x**2, 2.0**y, 5.0]
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_exact(mode):
+    rows = jacobian(polar_like, [2.0, 3.0], mode=mode)
+    assert rows == [[3.0, 2.0], [4.0, 0.0], [0.0, 8.0 * math.log(2.0)], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_of_scalar_function_is_one_row(mode):
+    assert jacobian(lambda x, y, z: x * y * z, [1.0, 2.0, 3.0], mode=mode) == [[6.0, 3.0, 2.0]]
+
+
+def test_jacobian_default_mode_is_forward():
+    assert jacobian(lambda x: [x * x, x], [3.0]) == [[6.0], [1.0]]
+
+
+def test_jacobian_reverse_ignores_an_enclosing_no_grad():
+    with autograd.no_grad():
+        assert jacobian(lambda x, y: x * y, [2.0, 3.0], mode="reverse") == [[3.0, 2.0]]
+
+
+def test_jacobian_unknown_mode_raises_value_error():
+    with pytest.raises(ValueError, match="mode must be 'forward' or 'reverse', got 'sideways'"):
+        jacobian(lambda x: x, [1.0], mode="sideways")
+
+
+@st.composite
+def vector_functions(draw):
+    n = draw(st.integers(1, 4))
+    m = draw(st.integers(1, 3))
+    exprs = [draw(expressions(n_inputs=n, max_nodes=8)) for _ in range(m)]
+    xs = draw(st.tuples(*[st.floats(-2.0, 2.0)] * n).filter(lambda p: all(e.is_smooth_at(*p) for e in exprs)))
+    return exprs, xs
+
+
+@given(vector_functions())
+def test_jacobian_forward_equals_reverse(case):
+    exprs, xs = case
+    f = lambda *a: [e.build(*a, functions=FUSED) for e in exprs]
+    forward = jacobian(f, xs, mode="forward")
+    reverse = jacobian(f, xs, mode="reverse")
+    assert len(forward) == len(reverse) == len(exprs)
+    for row_f, row_r in zip(forward, reverse):
+        assert len(row_f) == len(xs)
+        assert row_f == pytest.approx(row_r, rel=1e-9, abs=1e-12)
+
+
+def test_forward_mode_is_exported():
+    assert {"jvp", "jacobian", "Dual"} <= set(autograd.__all__)
