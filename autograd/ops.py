@@ -115,6 +115,13 @@ def _fsign(x: float) -> float:
     return 0.0 if x == 0.0 else nan
 
 
+def _fpow_dx(x: float, y: float) -> float:
+    """d(x**y)/dx = y * x**(y-1), and 0 for y == 0 (x**0 == 1 for every x, even where x**-1 is a pole)."""
+    if y == 0.0:
+        return 0.0
+    return y * _fpow(x, y - 1.0)
+
+
 def _fpow_dy(x: float, y: float) -> float:
     """d(x**y)/dy on the reals: x**y * log(x) for x > 0, 0 for x == 0 < y, nan where undefined."""
     if x > 0.0:
@@ -137,8 +144,8 @@ def to_float(x: Any, where: str) -> float:
     if cls is int:
         try:
             return float(x)
-        except OverflowError:
-            return math.copysign(inf, x)
+        except OverflowError:  # an int beyond float range; copysign(inf, x) would overflow too
+            return inf if x > 0 else -inf
     if isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in cls.__name__:
         return float(x)
     raise TypeError(
@@ -189,7 +196,7 @@ SUB = Op("-", 2, lambda x, y: x - y, lambda x, y, out: (1.0, -1.0))
 MUL = Op("*", 2, lambda x, y: x * y, lambda x, y, out: (y, x))
 DIV = Op("/", 2, _fdiv, lambda x, y, out: (div(1.0, y), -div(out, y)))
 NEG = Op("neg", 1, lambda x: -x, lambda x, out: (-1.0,))
-POW = Op("**", 2, _fpow, lambda x, y, out: (y * power(x, y - 1.0), pow_dy(x, y)))
+POW = Op("**", 2, _fpow, lambda x, y, out: (pow_dx(x, y), pow_dy(x, y)))
 EXP = Op("exp", 1, _fexp, lambda x, out: (out,))
 LOG = Op("log", 1, _flog, lambda x, out: (div(1.0, x),))
 SQRT = Op("sqrt", 1, _fsqrt, lambda x, out: (div(0.5, out),))
@@ -199,9 +206,12 @@ RELU = Op("relu", 1, _frelu, lambda x, out: (step(x),))
 ABS = Op("abs", 1, math.fabs, lambda x, out: (sign(x),))
 # Helpers that appear inside other rows' derivatives (relu, abs, **).  Being rows themselves,
 # they make second derivatives through those ops exact.  step and sign are piecewise
-# constant: derivative 0.  pow_dy(x, y) = d(x**y)/dy on the reals.
+# constant: derivative 0.  pow_dx(x, y) and pow_dy(x, y) = d(x**y)/dx and /dy on the reals.
 STEP = Op("step", 1, _fstep, lambda x, out: (0.0,))
 SIGN = Op("sign", 1, _fsign, lambda x, out: (0.0,))
+POW_DX = Op(
+    "pow_dx", 2, _fpow_dx, lambda x, y, out: (y * pow_dx(x, y - 1.0), power(x, y - 1.0) + y * pow_dy(x, y - 1.0))
+)
 POW_DY = Op("pow_dy", 2, _fpow_dy, lambda x, y, out: (div(out * y + power(x, y), x), out * log(x)))
 # n-ary (fused) ops: one node, many parents.
 SUM = Op("sum", -1, lambda *xs: _builtin_sum(xs), lambda *args: (1.0,) * (len(args) - 1))
@@ -234,7 +244,8 @@ def pow_const(c: float) -> Op:
 
 RULES: dict[str, Op] = {
     op.name: op
-    for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, STEP, SIGN, POW_DY, SUM, DOT)
+    for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, STEP, SIGN, POW_DX, POW_DY)
+    + (SUM, DOT)
 }
 """Every fixed row by name; ``x ** c`` rows come from :func:`pow_const`."""
 
@@ -248,6 +259,13 @@ relu = _unary(RELU, _frelu)
 abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
 step = _unary(STEP, _fstep)
 sign = _unary(SIGN, _fsign)
+
+
+def pow_dx(x: Any, y: Any) -> Any:
+    """d(x**y)/dx on the reals (see :data:`POW_DX`)."""
+    if x.__class__ is float and y.__class__ is float:
+        return _fpow_dx(x, y)
+    return apply(POW_DX, x, y)
 
 
 def pow_dy(x: Any, y: Any) -> Any:

@@ -68,6 +68,12 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data}, grad={self.grad}{label})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Notebook display: the graph as SVG when small and `dot` exists, else the repr text."""
+        from .render import repr_mimebundle
+
+        return repr_mimebundle(self, include=include, exclude=exclude)
+
     # -- number protocol: every operator is a row of the rule table --------------------
     def __add__(self, other: Any) -> Value:
         if other.__class__ is not Value:
@@ -124,6 +130,9 @@ class Value:
     def __pow__(self, other: Any, modulo: None = None) -> Value:
         if modulo is not None:
             raise TypeError("** (pow) of a Value does not take a modulo argument")
+        cls = other.__class__
+        if cls is float or cls is int:  # x**2 in every squared loss: skip the generic checks
+            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
         if isinstance(other, Value):
             return _make2(ops.POW, self, other)
         if _is_real(other):
@@ -210,6 +219,8 @@ def _as_value(x: Any, where: str) -> Value:
 
 def _operand(x: Any) -> Value | Any:
     """The other side of a binary operator as a Value, or NotImplemented."""
+    if x.__class__ is float:  # the common case (1.0 - y * s): no isinstance, no conversion
+        return _leaf(x)
     if isinstance(x, Value):
         return x
     try:
@@ -316,19 +327,44 @@ def make(rule: Op, parents: tuple[Value, ...]) -> Value:
 
 def sum(values: Any) -> Value:  # noqa: A001 - autograd.sum, kept out of __all__
     """Sum of many Values (or numbers) as ONE node with many parents."""
-    parents = tuple(_as_value(v, "sum") for v in values)
-    if not parents:
+    values = values if values.__class__ in (tuple, list) else tuple(values)
+    if not _all_values(values):
+        try:
+            values = [_as_value(v, "sum") for v in values]
+        except TypeError as error:
+            return _apply_other_type(ops.SUM, values, error)
+    if not values:
         return _leaf(0.0)
-    return _maken(ops.SUM, parents)
+    return _maken(ops.SUM, values if values.__class__ is tuple else tuple(values))
 
 
 def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
     """w . x (+ bias) as ONE node: a neuron's pre-activation without 2n intermediate nodes."""
-    ws = tuple(_as_value(w, "dot") for w in ws)
-    xs = tuple(_as_value(x, "dot") for x in xs)
+    ws = ws if ws.__class__ is tuple else tuple(ws)
+    xs = xs if xs.__class__ is tuple else tuple(xs)
     if len(ws) != len(xs):
         raise ValueError(f"dot(): ws has {len(ws)} items but xs has {len(xs)}; they must match")
-    parents = ws + xs if bias is None else ws + xs + (_as_value(bias, "dot"),)
+    parents = ws + xs if bias is None else ws + xs + (bias,)
+    if not _all_values(parents):
+        try:
+            parents = tuple([_as_value(v, "dot") for v in parents])
+        except TypeError as error:
+            return _apply_other_type(ops.DOT, parents, error)
     if not parents:
         return _leaf(0.0)
     return _maken(ops.DOT, parents)
+
+
+def _all_values(items: tuple | list) -> bool:
+    # An exact class check per item: much cheaper than converting each one (nn's hot path).
+    for item in items:
+        if item.__class__ is not Value:
+            return False
+    return True
+
+
+def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
+    """sum/dot of another number type that knows the rule table (forward mode's Dual)."""
+    if any(a.__class__ is not Value and hasattr(a.__class__, "_apply_rule") for a in args):
+        return ops.apply(rule, *args)
+    raise error

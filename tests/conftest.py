@@ -1,0 +1,26 @@
+"""Shared pytest setup: hypothesis profiles `ci` (default) and `intense`, picked by VALUEGRAD_HYPOTHESIS_PROFILE."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# `ci`: quick and reproducible (derandomized, so a red run is red again on rerun); failing
+# examples are printed with a reproduction blob.  `intense`: many more random examples.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "intense",
+    max_examples=2000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("VALUEGRAD_HYPOTHESIS_PROFILE", "ci"))

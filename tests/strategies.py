@@ -1,0 +1,66 @@
+"""Hypothesis strategies for the test suite: autograd.testing's expression DAGs plus test-only extras."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from hypothesis import strategies as st
+
+from autograd.testing import (
+    ALL_OPS,
+    Expression,
+    Step,
+    assert_gradients_match,
+    default_functions,
+    expressions,
+    expressions_with_inputs,
+)
+
+__all__ = [
+    "ALL_OPS",
+    "Expression",
+    "Step",
+    "assert_gradients_match",
+    "default_functions",
+    "expressions",
+    "expressions_with_inputs",
+    "finite_floats",
+    "ieee_floats",
+    "torch_functions",
+]
+
+
+def finite_floats(bound: float = 1e6) -> st.SearchStrategy[float]:
+    """Finite floats in [-bound, bound]."""
+    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+
+
+def ieee_floats() -> st.SearchStrategy[float]:
+    """Any float at all, NaN and ±inf included, with the special values drawn often."""
+    specials = st.sampled_from([0.0, -0.0, 1.0, -1.0, math.inf, -math.inf, math.nan, 710.0, -710.0, 5e-324])
+    return st.one_of(specials, st.floats(allow_nan=True, allow_infinity=True))
+
+
+def torch_functions() -> dict[str, Callable[..., Any]]:
+    """The function table that makes :meth:`Expression.build` run on float64 torch tensors."""
+    import torch
+
+    def tensor_sum(values):
+        return torch.stack(list(values)).sum()
+
+    def tensor_dot(ws, xs, bias=None):
+        total = (torch.stack(list(ws)) * torch.stack(list(xs))).sum()
+        return total if bias is None else total + bias
+
+    return {
+        "exp": torch.exp,
+        "log": torch.log,
+        "sqrt": torch.sqrt,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "relu": torch.relu,
+        "abs": torch.abs,
+        "sum": tensor_sum,
+        "dot": tensor_dot,
+    }
