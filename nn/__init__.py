@@ -1,0 +1,54 @@
+"""valuegrad's neural-network library: micrograd-compatible layers, losses, optimizers, fit(), data, save/load."""
+
+from . import functional
+from .data import MinMaxScaler, make_circles, make_moons, make_spiral, make_xor, train_test_split
+from .functional import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    log_softmax,
+    mse_loss,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from .io import load, save
+from .module import MLP, Layer, Module, Neuron
+from .optim import SGD, Adam, Optimizer
+from .train import EarlyStopping, History, evaluate, fit, train_step
+
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adam",
+    "EarlyStopping",
+    "History",
+    "Layer",
+    "MinMaxScaler",
+    "Module",
+    "Neuron",
+    "Optimizer",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "evaluate",
+    "fit",
+    "functional",
+    "hinge_loss",
+    "load",
+    "log_softmax",
+    "make_circles",
+    "make_moons",
+    "make_spiral",
+    "make_xor",
+    "mse_loss",
+    "relu",
+    "save",
+    "sigmoid",
+    "softmax",
+    "tanh",
+    "train_step",
+    "train_test_split",
+]

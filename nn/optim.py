@@ -1,0 +1,129 @@
+"""Optimizers: SGD (with momentum and weight decay) and Adam, updating Values' .data in place."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from autograd import Value
+
+
+def _params(params: Iterable[Value], where: str) -> list[Value]:
+    if isinstance(params, Value):
+        raise TypeError(f"{where}: params must be an iterable of Values (e.g. model.parameters()), got one Value")
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"{where}: params must be an iterable of Values, got {type(params).__name__}") from None
+    if not params:
+        raise ValueError(f"{where}: params is empty; there is nothing to optimise")
+    seen = set()
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}: {p!r:.60}")
+        if id(p) in seen:
+            raise ValueError(f"{where}: params[{i}] ({p!r}) appears more than once; it would be updated twice")
+        seen.add(id(p))
+    return params
+
+
+def _number(x: Any, name: str, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ValueError(f"{where}: {name} must be a finite number, got {type(x).__name__}: {x!r:.60}")
+    return float(x)
+
+
+class Optimizer:
+    """Holds the parameters; subclasses implement :meth:`step`."""
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        self.params = _params(params, f"{type(self).__name__}()")
+        self.lr = lr
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # A property so learning-rate schedules (opt.lr = ...) are validated too.
+        lr = _number(value, "lr", type(self).__name__)
+        if not lr > 0.0:
+            raise ValueError(f"{type(self).__name__}: lr must be > 0, got {value!r}")
+        self._lr = lr
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``v = momentum * v + (grad + weight_decay * w)``; ``w -= lr * v``.
+
+    With ``momentum=0`` this is plain ``w -= lr * grad`` (micrograd's update).  Weight decay
+    is L2 regularisation added to the gradient, as in ``torch.optim.SGD``.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float, *, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.momentum = _number(momentum, "momentum", "SGD()")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"SGD(): momentum must be in [0, 1), got {momentum!r}")
+        self.weight_decay = _number(weight_decay, "weight_decay", "SGD()")
+        if self.weight_decay < 0.0:
+            raise ValueError(f"SGD(): weight_decay must be >= 0, got {weight_decay!r}")
+        self.velocity = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        lr, mu, wd = self._lr, self.momentum, self.weight_decay
+        if mu == 0.0 and wd == 0.0:
+            for p in self.params:
+                p.data -= lr * p.grad
+            return
+        velocity = self.velocity
+        for i, p in enumerate(self.params):
+            g = p.grad + wd * p.data if wd else p.grad
+            if mu:
+                g = velocity[i] = mu * velocity[i] + g
+            p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, as ``torch.optim.Adam`` computes it:
+    ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
+    ``w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``."""
+
+    def __init__(
+        self, params: Iterable[Value], lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
+        super().__init__(params, lr)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam(): betas must be a pair (beta1, beta2), got {betas!r:.60}") from None
+        self.betas = (_number(beta1, "betas[0]", "Adam()"), _number(beta2, "betas[1]", "Adam()"))
+        for i, b in enumerate(self.betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Adam(): betas[{i}] must be in [0, 1), got {b!r}")
+        self.eps = _number(eps, "eps", "Adam()")
+        if not self.eps > 0.0:
+            raise ValueError(f"Adam(): eps must be > 0, got {eps!r}")
+        self.t = 0
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        self.t += 1
+        beta1, beta2 = self.betas
+        step_size = self._lr / (1.0 - beta1**self.t)
+        sqrt_correction2 = math.sqrt(1.0 - beta2**self.t)
+        eps, m, v = self.eps, self.m, self.v
+        sqrt = math.sqrt
+        for i, p in enumerate(self.params):
+            g = p.grad
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g
+            v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+            p.data -= step_size * (m[i] / (sqrt(v[i]) / sqrt_correction2 + eps))

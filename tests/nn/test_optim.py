@@ -1,0 +1,124 @@
+"""Tests for nn.optim: SGD and Adam updates against hand computation (and torch when installed), validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from autograd import Value
+from nn import SGD, Adam
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - torch is optional
+    torch = None
+
+
+def _params(*values):
+    return [Value(v) for v in values]
+
+
+def test_sgd_plain_step_is_w_minus_lr_grad():
+    a, b = _params(1.0, -2.0)
+    a.grad, b.grad = 0.5, -4.0
+    SGD([a, b], lr=0.1).step()
+    assert a.data == 1.0 - 0.1 * 0.5
+    assert b.data == -2.0 - 0.1 * -4.0
+
+
+def test_sgd_momentum_and_weight_decay_by_hand():
+    (w,) = _params(2.0)
+    opt = SGD([w], lr=0.1, momentum=0.9, weight_decay=0.01)
+    expected_w, velocity = 2.0, 0.0
+    for grad in (1.0, -0.5, 0.25):
+        w.grad = grad
+        opt.step()
+        g = grad + 0.01 * expected_w
+        velocity = 0.9 * velocity + g
+        expected_w -= 0.1 * velocity
+        assert w.data == expected_w
+
+
+def test_optimizer_zero_grad_and_lr_setter():
+    a, b = _params(1.0, 2.0)
+    a.grad, b.grad = 3.0, 4.0
+    opt = SGD([a, b], lr=0.5)
+    opt.zero_grad()
+    assert (a.grad, b.grad) == (0.0, 0.0)
+    opt.lr = 0.25
+    assert opt.lr == 0.25
+    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
+        opt.lr = -1
+
+
+def test_adam_steps_match_hand_formula():
+    (w,) = _params(1.0)
+    opt = Adam([w], lr=0.01, betas=(0.8, 0.9), eps=1e-8)
+    expected, m, v = 1.0, 0.0, 0.0
+    for t, grad in enumerate((0.3, -1.0, 2.0, 0.0), start=1):
+        w.grad = grad
+        opt.step()
+        m = 0.8 * m + 0.2 * grad
+        v = 0.9 * v + 0.1 * grad * grad
+        expected -= 0.01 * (m / (1 - 0.8**t)) / (math.sqrt(v / (1 - 0.9**t)) + 1e-8)
+        assert w.data == pytest.approx(expected, rel=1e-14, abs=1e-16)
+
+
+def test_adam_first_step_moves_every_parameter_by_about_lr():
+    ps = _params(0.0, 0.0, 0.0)
+    for p, g in zip(ps, (1e-3, -50.0, 7.0)):
+        p.grad = g
+    Adam(ps, lr=0.05).step()
+    assert [p.data for p in ps] == pytest.approx([-0.05, 0.05, -0.05], rel=1e-4)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed (optional float64 oracle)")
+@pytest.mark.parametrize("kind", ["sgd", "sgd_momentum", "adam"])
+def test_optimizers_match_torch_float64(kind):
+    start = [0.5, -1.5, 2.0]
+    grads = [[0.1, -0.2, 0.3], [1.0, 0.5, -0.25], [-0.7, 0.0, 0.9], [0.2, 0.2, 0.2]]
+    ours = _params(*start)
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in start]
+    if kind == "sgd":
+        a, b = SGD(ours, lr=0.1), torch.optim.SGD(theirs, lr=0.1)
+    elif kind == "sgd_momentum":
+        a = SGD(ours, lr=0.1, momentum=0.9, weight_decay=0.01)
+        b = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=0.01)
+    else:
+        a, b = Adam(ours, lr=0.01), torch.optim.Adam(theirs, lr=0.01)
+    for step in grads:
+        for p, q, g in zip(ours, theirs, step):
+            p.grad = g
+            q.grad = torch.tensor(g, dtype=torch.float64)
+        a.step()
+        b.step()
+    assert [p.data for p in ours] == pytest.approx([q.item() for q in theirs], rel=1e-12, abs=1e-15)
+
+
+def test_optimizer_validation():
+    ps = _params(1.0)
+    with pytest.raises(ValueError, match=r"SGD\(\): params is empty"):
+        SGD([], lr=0.1)
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Value, got float"):
+        SGD([Value(1.0), 2.0], lr=0.1)
+    with pytest.raises(TypeError, match="got one Value"):
+        Adam(Value(1.0))
+    with pytest.raises(ValueError, match="appears more than once"):
+        Adam(ps + ps)
+    with pytest.raises(ValueError, match="lr must be > 0, got 0"):
+        SGD(ps, lr=0)
+    with pytest.raises(ValueError, match="lr must be a finite number, got float: nan"):
+        Adam(ps, lr=math.nan)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\), got 1.0"):
+        SGD(ps, lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        SGD(ps, lr=0.1, weight_decay=-0.1)
+    with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0, 1\)"):
+        Adam(ps, betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="betas must be a pair"):
+        Adam(ps, betas=0.9)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        Adam(ps, eps=0.0)
+    with pytest.raises(TypeError):
+        SGD(ps, 0.1, 0.9)  # options are keyword-only
