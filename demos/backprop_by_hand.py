@@ -1,0 +1,14 @@
+"""A 2-2-1 sigmoid network's gradients by hand, by the engine and by finite differences (pictures in demos/out/)."""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # a checkout works without installing the package
+    sys.path.insert(0, str(HERE.parent))
+
+from valuegrad.demos import backprop  # noqa: E402
+from valuegrad.demos._shared import script_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(script_main(backprop, sys.argv[1:], prog="demos/backprop_by_hand.py", out=HERE / "out"))

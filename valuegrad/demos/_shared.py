@@ -1,0 +1,167 @@
+"""Plumbing shared by the demos: argument types, output files, matplotlib and graph pictures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+DEFAULT_OUT = Path("demos") / "out"
+INSTALL_MATPLOTLIB = "install it with `pip install 'valuegrad[demo]'` (or `pip install matplotlib`)"
+INSTALL_DOT = (
+    "install graphviz's `dot` (sudo apt-get install graphviz / brew install graphviz / "
+    "conda install graphviz) to get the graph picture"
+)
+
+
+class DemoError(Exception):
+    """A problem the user can fix (missing package, unusable output directory): no traceback."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
+    return number
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0.0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return number
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, training: bool) -> None:
+    """--out (and for training demos --seed, --no-progress): the options every demo shares."""
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="directory for the pictures (default: %(default)s)"
+    )
+    if training:
+        parser.add_argument("--seed", type=int, default=0, help="seed for data, initial weights and shuffling")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_training_arguments(
+    parser: argparse.ArgumentParser, *, epochs: int, batch_size: int, lr: float | None, samples: int, lr_help: str
+) -> None:
+    """The options of every training demo, with that demo's defaults, then --out, --seed, --no-progress."""
+    parser.add_argument(
+        "--epochs", type=positive_int, default=epochs, help="passes over the data (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help="mini-batch size (default: %(default)s)"
+    )
+    parser.add_argument("--lr", type=positive_float, default=lr, help=lr_help)
+    parser.add_argument("--samples", type=positive_int, default=samples, help="data set size (default: %(default)s)")
+    add_output_arguments(parser, training=True)
+
+
+def training_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of a training demo's ``train()`` from its parsed options."""
+    return {
+        "samples": args.samples,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "progress": not args.no_progress,
+    }
+
+
+def prepare_output(args: argparse.Namespace) -> Path:
+    """The --out directory, created; checks matplotlib first so a missing one fails before training."""
+    out = output_dir(Path(args.out))
+    pyplot()
+    return out
+
+
+def output_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed; DemoError if it exists and is not a directory."""
+    if path.exists() and not path.is_dir():
+        raise DemoError(f"--out {str(path)!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DemoError(f"cannot create output directory {str(path)!r}: {error.strerror}") from None
+    return path
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the non-interactive Agg backend, or a DemoError saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise DemoError(f"this demo draws with matplotlib, which is not installed; {INSTALL_MATPLOTLIB}") from None
+    matplotlib.use("Agg")  # files only: no display needed, works over ssh and in CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically (temp file in the same directory + rename)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+        pyplot().close(figure)  # figures are global state in pyplot: free each one once written
+    return path
+
+
+def draw_graph(root: Any, path: Path, **options: Any) -> Path | None:
+    """Draw ``root``'s graph to ``path`` (a .png) with autograd.draw; None (and a hint) without `dot`."""
+    if shutil.which("dot") is None:
+        print(f"skipped the graph picture {path}: `dot` is not installed; {INSTALL_DOT}", file=sys.stderr)
+        return None
+    from autograd import draw
+
+    try:
+        return Path(draw(root, str(path), format="png", **options))
+    except RuntimeError as error:  # `dot` present but failing: the other pictures still count
+        print(f"skipped the graph picture {path}: {error}", file=sys.stderr)
+        return None
+
+
+def run_safely(name: str, body: Callable[[], int]) -> int:
+    """Run a demo body; a DemoError becomes one line on stderr and exit status 1, not a traceback."""
+    try:
+        return body()
+    except DemoError as error:
+        print(f"valuegrad demo {name}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def script_main(module: Any, argv: Sequence[str] | None, *, prog: str, out: Path) -> int:
+    """Entry point of a demos/*.py script: the module's own options, pictures under ``out``."""
+    parser = argparse.ArgumentParser(prog=prog, description=(module.__doc__ or "").strip())
+    module.add_arguments(parser)
+    parser.set_defaults(out=out)
+    return module.run(parser.parse_args(argv))
+
+
+def grid(points: Sequence[Sequence[float]], *, steps: int = 100, margin: float = 0.3) -> tuple[list, list]:
+    """Evenly spaced x and y coordinates covering 2-D ``points`` plus a margin: the canvas of a region plot."""
+    axes = []
+    for column in (0, 1):
+        low = min(point[column] for point in points) - margin
+        high = max(point[column] for point in points) + margin
+        axes.append([low + (high - low) * i / (steps - 1) for i in range(steps)])
+    return axes[0], axes[1]
+
+
+# One colour per class, shared by the points and the regions of every classification picture.
+CLASS_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
