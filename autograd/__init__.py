@@ -1,23 +1,35 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
+from .anomaly import detect_anomaly
+from .compile import CompiledGraph, compile_graph
 from .engine import backward, grad, gradients, no_grad, topological_order, value_and_grad
+from .forward import Dual, jacobian, jvp
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
 from .ops import exp, log, relu, sigmoid, sqrt, tanh
+from .render import draw, draw_dot, to_dot
 from .value import Value, dot
 from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of __all__
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompiledGraph",
+    "Dual",
     "GradcheckError",
     "Value",
     "backward",
+    "compile_graph",
+    "detect_anomaly",
     "dot",
+    "draw",
+    "draw_dot",
     "exp",
     "grad",
     "gradcheck",
     "gradients",
+    "jacobian",
+    "jvp",
     "log",
     "no_grad",
     "numerical_grad",
@@ -25,6 +37,7 @@ __all__ = [
     "sigmoid",
     "sqrt",
     "tanh",
+    "to_dot",
     "topological_order",
     "value_and_grad",
 ]

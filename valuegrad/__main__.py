@@ -54,10 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.command == "demo" and getattr(args, "demo", None) is None:
-        status = 0
-        for name in DEFAULT_DEMOS:
-            status = status or main(["demo", name])
-        return status
+        # Run every default demo even if one fails, and report the worst status.
+        return max(main(["demo", name]) for name in DEFAULT_DEMOS)
     return args._run(args)
 
 

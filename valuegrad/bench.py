@@ -1,0 +1,625 @@
+"""`valuegrad bench`: valuegrad (eager and compiled) side by side with micrograd 0.1.0 and plain floats."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from operator import mul as _mul
+from pathlib import Path
+from typing import Any, Callable
+
+import autograd
+from autograd import Value, compile_graph, dot
+from autograd import sum as vsum
+
+SIZES = (2, 16, 16, 1)  # MLP(2, [16, 16, 1]) as in micrograd's demo notebook
+ALPHA = 1e-4  # L2 strength of the notebook's loss
+LR = 0.05
+
+# The goals of issue 8, checked on every run (never as timed unit tests).
+GOAL_EAGER_VS_MICROGRAD = 25.0
+GOAL_COMPILED_VS_FLOOR = 2.0
+GOAL_BYTES_PER_NODE = 150.0
+GOAL_CHAIN_DEPTH = 10**6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per engine (default 7)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller graphs (a smoke run)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument(
+        "--sections",
+        default="abcde",
+        help="which parts to run: a=MLP step, b=ns/node, c=bytes/node, d=deepest chain, e=fit epoch (default abcde)",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Data and weights shared by every engine, so all of them compute the same numbers.
+
+def make_moons_pm1(n: int, *, noise: float = 0.1, seed: int = 0) -> tuple[list[list[float]], list[float]]:
+    """Two interleaving half circles (sklearn's recipe) with labels -1 / +1 for the hinge loss."""
+    rng = random.Random(seed)
+    X, y = [], []
+    for i in range(n):
+        upper = i < n // 2
+        t = math.pi * rng.random()
+        if upper:
+            px, py = math.cos(t), math.sin(t)
+        else:
+            px, py = 1.0 - math.cos(t), 0.5 - math.sin(t)
+        X.append([px + rng.gauss(0.0, noise), py + rng.gauss(0.0, noise)])
+        y.append(-1.0 if upper else 1.0)
+    return X, y
+
+
+def init_weights(seed: int = 1) -> list[list[tuple[list[float], float]]]:
+    """micrograd's scheme: weights uniform in [-1, 1], biases 0."""
+    rng = random.Random(seed)
+    return [
+        [([rng.uniform(-1.0, 1.0) for _ in range(nin)], 0.0) for _ in range(nout)]
+        for nin, nout in zip(SIZES[:-1], SIZES[1:])
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# (a) one full-batch training step: hinge loss + 1e-4 L2, then SGD.
+
+class ValuegradStep:
+    """The step on valuegrad Values: one dot node per neuron, one sum node for the loss."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        self.layers = [[(tuple(map(Value, ws)), Value(b)) for ws, b in layer] for layer in weights]
+        self.params = [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
+        self.X, self.Y = X, Y
+
+    def loss(self, inputs: list[list[Value]]) -> Value:
+        last = len(self.layers) - 1
+        scores = []
+        for x in inputs:
+            h = x
+            for i, layer in enumerate(self.layers):
+                if i == last:
+                    h = [dot(ws, h, b) for ws, b in layer]
+                else:
+                    h = [dot(ws, h, b).relu() for ws, b in layer]
+            scores.append(h[0])
+        losses = [(1.0 + -y * s).relu() for y, s in zip(self.Y, scores)]
+        data_loss = vsum(losses) * (1.0 / len(losses))
+        return data_loss + ALPHA * dot(self.params, self.params)
+
+    def __call__(self) -> float:
+        total = self.loss([[Value(a) for a in x] for x in self.X])
+        for p in self.params:
+            p.grad = 0.0
+        total.backward()
+        for p in self.params:
+            p.data -= LR * p.grad
+        return total.data
+
+
+class CompiledStep(ValuegradStep):
+    """The same graph traced once by compile_graph; each step replays it."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        super().__init__(weights, X, Y)
+        self.graph = compile_graph(self.loss([[Value(a) for a in x] for x in self.X]))
+
+    def __call__(self) -> float:
+        graph = self.graph
+        out = graph.forward()
+        for p in self.params:
+            p.grad = 0.0
+        graph.backward()
+        for p in self.params:
+            p.data -= LR * p.grad
+        return out
+
+
+class MicrogradStep:
+    """The step exactly as micrograd's demo notebook writes it."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        from micrograd.nn import MLP
+
+        self.model = MLP(SIZES[0], list(SIZES[1:]))
+        flat = [v for layer in weights for ws, b in layer for v in (*ws, b)]
+        for p, v in zip(self.model.parameters(), flat):
+            p.data = v
+        self.X, self.Y = X, Y
+
+    def __call__(self) -> float:
+        from micrograd.engine import Value as MValue
+
+        model = self.model
+        inputs = [list(map(MValue, xrow)) for xrow in self.X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(self.Y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = ALPHA * sum(p * p for p in model.parameters())
+        total_loss = data_loss + reg_loss
+        model.zero_grad()
+        total_loss.backward()
+        for p in model.parameters():
+            p.data -= LR * p.grad
+        return total_loss.data
+
+
+class FloatStep:
+    """The same step written by hand on plain floats: the floor for pure Python."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        self.layers = [[(list(ws), b) for ws, b in layer] for layer in weights]
+        self.X, self.Y = X, Y
+
+    def __call__(self) -> float:
+        layers = self.layers
+        last = len(layers) - 1
+        n = len(self.X)
+        grads = [[([0.0] * len(ws), 0.0) for ws, _ in layer] for layer in layers]
+        data_loss = 0.0
+        for x, y in zip(self.X, self.Y):
+            acts = [x]  # activations entering each layer
+            pres = []  # pre-activations of each layer
+            h = x
+            for i, layer in enumerate(layers):
+                z = [sum(map(_mul, ws, h)) + b for ws, b in layer]
+                pres.append(z)
+                h = z if i == last else [v if v > 0.0 else 0.0 for v in z]
+                acts.append(h)
+            margin = 1.0 - y * h[0]
+            if margin <= 0.0:
+                continue
+            data_loss += margin
+            delta = [-y / n]  # d(loss)/d(score)
+            for i in range(last, -1, -1):
+                layer, glayer, h_in = layers[i], grads[i], acts[i]
+                if i != last:
+                    delta = [d if z > 0.0 else 0.0 for d, z in zip(delta, pres[i])]
+                back = [0.0] * len(h_in)
+                for k, ((ws, _), (gws, gb), d) in enumerate(zip(layer, glayer, delta)):
+                    if d != 0.0:
+                        glayer[k] = ([g + d * a for g, a in zip(gws, h_in)], gb + d)
+                        back = [s + d * w for s, w in zip(back, ws)]
+                delta = back
+        reg = 0.0
+        decay = 2.0 * ALPHA
+        for layer, glayer in zip(layers, grads):
+            for k, ((ws, b), (gws, gb)) in enumerate(zip(layer, glayer)):
+                reg += sum(map(_mul, ws, ws)) + b * b
+                layer[k] = (
+                    [w - LR * (g + decay * w) for w, g in zip(ws, gws)],
+                    b - LR * (gb + decay * b),
+                )
+        return data_loss / n + ALPHA * reg
+
+
+# ---------------------------------------------------------------------------------------
+# (b) and (c): a large random graph of + * relu, the same recipe for both engines.
+
+def random_graph_recipe(num_nodes: int, *, width: int = 1000, seed: int = 0) -> tuple[list[float], list]:
+    """Layers of ``width`` nodes, each an op on random nodes of the layer below, then a pairwise
+    sum tree, so the root reaches nearly every node and the depth stays ~100 (micrograd recurses)."""
+    rng = random.Random(seed)
+    leaves = [rng.uniform(-1.0, 1.0) for _ in range(width)]
+    recipe = []
+    below = range(0, width)
+    count = width
+    while count + width <= num_nodes - width:
+        for _ in range(width):
+            recipe.append((rng.choice("++*r"), below[rng.randrange(width)], below[rng.randrange(width)]))
+        below = range(count, count + width)
+        count += width
+    level = list(below)
+    while len(level) > 1:  # pairwise sum tree over the top layer
+        nxt = []
+        for k in range(0, len(level) - 1, 2):
+            recipe.append(("+", level[k], level[k + 1]))
+            nxt.append(count)
+            count += 1
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return leaves, recipe
+
+
+def build_random_graph(value_type: type, leaves: list[float], recipe: list) -> list:
+    nodes = [value_type(v) for v in leaves]
+    append = nodes.append
+    for op, i, j in recipe:
+        if op == "+":
+            append(nodes[i] + nodes[j])
+        elif op == "*":
+            append(nodes[i] * nodes[j])
+        else:
+            append(nodes[i].relu())
+    return nodes
+
+
+def _micrograd_value() -> type | None:
+    try:
+        from micrograd.engine import Value as MValue
+    except ImportError:
+        return None
+    return MValue
+
+
+# ---------------------------------------------------------------------------------------
+# Timing helpers: interleaved repetitions, gc.collect() before each, medians and spread.
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def _stats(samples: list[float]) -> dict[str, Any]:
+    med = statistics.median(samples)
+    return {
+        "median": med,
+        "min": min(samples),
+        "max": max(samples),
+        "spread_pct": 100.0 * (max(samples) - min(samples)) / med if med else 0.0,
+        "samples": samples,
+    }
+
+
+def _interleaved(engines: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, Any]]:
+    for fn in engines.values():  # warm-up, untimed
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fn in engines.items():
+            times[name].append(_timed(fn)[0])
+    return {name: _stats(ts) for name, ts in times.items()}
+
+
+def bench_mlp_step(repeats: int, notes: list[str]) -> dict[str, Any]:
+    X, Y = make_moons_pm1(100)
+    weights = init_weights()
+    engines: dict[str, Callable[[], float]] = {
+        "valuegrad eager": ValuegradStep(weights, X, Y),
+        "valuegrad compiled": CompiledStep(weights, X, Y),
+        "plain floats": FloatStep(weights, X, Y),
+    }
+    if _micrograd_value() is not None:
+        engines["micrograd"] = MicrogradStep(weights, X, Y)
+    else:
+        notes.append("micrograd is not installed (pip install micrograd==0.1.0): its column is empty")
+    first = {name: fn() for name, fn in engines.items()}  # also the warm-up; all start from the same weights
+    spread = max(first.values()) - min(first.values())
+    if spread > 1e-9:
+        notes.append(f"(a) engines disagree on the first loss by {spread:.3g}: {first}")
+    probe = ValuegradStep(weights, X, Y)
+    probe_root = probe.loss([[Value(a) for a in x] for x in X])
+    nodes = len(autograd.topological_order(probe_root))
+    t0 = time.perf_counter()
+    compile_graph(probe_root)
+    compile_seconds = time.perf_counter() - t0
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fn in engines.items():
+            times[name].append(_timed(fn)[0])
+    result = {name: _stats(ts) for name, ts in times.items()}
+    result["_info"] = {"first_loss": first, "interior_nodes_valuegrad": nodes, "compile_graph_seconds": compile_seconds}
+    return result
+
+
+def bench_ns_per_node(num_nodes: int, repeats: int) -> dict[str, Any]:
+    leaves, recipe = random_graph_recipe(num_nodes)
+    num_nodes = len(leaves) + len(recipe)
+    types = {"valuegrad eager": Value}
+    mvalue = _micrograd_value()
+    if mvalue is not None:
+        types["micrograd"] = mvalue
+    build: dict[str, list[float]] = {name: [] for name in types}
+    back: dict[str, list[float]] = {name: [] for name in types}
+    reachable = len(autograd.topological_order(build_random_graph(Value, leaves, recipe)[-1]))
+    for _ in range(repeats):
+        for name, vt in types.items():
+            seconds, nodes = _timed(lambda vt=vt: build_random_graph(vt, leaves, recipe))
+            build[name].append(seconds * 1e9 / num_nodes)
+            seconds, _ = _timed(nodes[-1].backward)
+            back[name].append(seconds * 1e9 / reachable)
+            del nodes
+    return {
+        "build": {name: _stats(ts) for name, ts in build.items()},
+        "backward": {name: _stats(ts) for name, ts in back.items()},
+        "_info": {"nodes": num_nodes, "reachable_from_root": reachable},
+    }
+
+
+def bench_bytes_per_node(num_nodes: int) -> dict[str, Any]:
+    leaves, recipe = random_graph_recipe(num_nodes, seed=1)
+    num_nodes = len(leaves) + len(recipe)
+    types = {"valuegrad eager": Value}
+    mvalue = _micrograd_value()
+    if mvalue is not None:
+        types["micrograd"] = mvalue
+    result = {}
+    for name, vt in types.items():
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        nodes = build_random_graph(vt, leaves, recipe)
+        nodes[-1].backward()  # grads populated: the graph as it lives during training
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        list_bytes = sys.getsizeof(nodes)  # the benchmark's own list of nodes is not the engine's cost
+        result[name] = (after - before - list_bytes) / num_nodes
+        del nodes
+    return result
+
+
+def _chain_backprops(value_type: type, depth: int) -> bool:
+    x = value_type(1.0)
+    y = x
+    for _ in range(depth):
+        y = y * 1.0000001
+    try:
+        y.backward()
+    except RecursionError:
+        return False
+    expected = 1.0000001**depth
+    return abs(x.grad - expected) <= 1e-6 * expected
+
+
+def bench_deepest_chain(target: int) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    mvalue = _micrograd_value()
+    if mvalue is not None:
+        lo, hi = 1, 100_000  # bisect for micrograd's limit
+        if _chain_backprops(mvalue, hi):
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _chain_backprops(mvalue, mid):
+                lo = mid
+            else:
+                hi = mid
+        result["micrograd"] = {"deepest": lo, "recursion_limit": sys.getrecursionlimit()}
+    t0 = time.perf_counter()
+    ok = _chain_backprops(Value, target)
+    seconds = time.perf_counter() - t0
+    result["valuegrad eager"] = {"deepest": target if ok else None, "tried": target, "seconds": seconds}
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# (e) one epoch of nn.fit on moons, mini-batches of 32, against the same loop in micrograd.
+
+def bench_fit_epoch(n: int, repeats: int, notes: list[str], *, epochs: int = 5) -> dict[str, Any] | None:
+    """Seconds per epoch.  valuegrad runs ``fit(epochs=epochs)`` per repetition, so the compiled
+    column includes tracing and compiling its two graphs (full and last batch) once per call."""
+    try:
+        import nn
+        from nn import MLP, SGD, fit
+    except ImportError as error:
+        notes.append(f"(e) skipped: nn.fit is not available ({error})")
+        return None
+    X, y = make_moons_pm1(n, seed=3)
+    y01 = [(t + 1.0) / 2.0 for t in y]
+    batch = 32
+    engines: dict[str, Callable[[], Any]] = {}
+
+    model = MLP(2, list(SIZES[1:]), seed=0)
+    optimizer = SGD(model.parameters(), lr=LR)
+    engines["valuegrad eager"] = lambda: fit(
+        model, X, y01, loss="mse", optimizer=optimizer, epochs=epochs, batch_size=batch, shuffle=True, progress=False
+    )
+    import inspect
+
+    if "compiled" in inspect.signature(nn.fit).parameters:
+        cmodel = MLP(2, list(SIZES[1:]), seed=0)
+        coptimizer = SGD(cmodel.parameters(), lr=LR)
+        engines["valuegrad compiled"] = lambda: fit(
+            cmodel, X, y01, loss="mse", optimizer=coptimizer, epochs=epochs, batch_size=batch, shuffle=True,
+            progress=False, compiled=True,
+        )
+    else:
+        notes.append("(e) fit(compiled=True) is not available yet: no compiled column")
+
+    if _micrograd_value() is not None:
+        from micrograd.engine import Value as MValue
+        from micrograd.nn import MLP as MMLP
+
+        mmodel = MMLP(2, list(SIZES[1:]))
+        rng = random.Random(0)
+
+        def micrograd_epoch() -> None:
+            order = list(range(n))
+            rng.shuffle(order)
+            for start in range(0, n, batch):
+                idx = order[start : start + batch]
+                preds = [mmodel([MValue(a) for a in X[i]]) for i in idx]
+                loss = sum((p - y01[i]) ** 2 for p, i in zip(preds, idx)) * (1.0 / len(idx))
+                mmodel.zero_grad()
+                loss.backward()
+                for p in mmodel.parameters():
+                    p.data -= LR * p.grad
+
+        engines["micrograd"] = micrograd_epoch
+    per_call_epochs = {name: (1 if name == "micrograd" else epochs) for name in engines}
+    result = _interleaved(engines, repeats)
+    for name, stats in result.items():
+        k = per_call_epochs[name]
+        stats.update({key: stats[key] / k for key in ("median", "min", "max")})
+        stats["samples"] = [t / k for t in stats["samples"]]
+    result["_info"] = {"samples": n, "batch_size": batch, "loss": "mse", "valuegrad_epochs_per_fit_call": epochs}
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Report.
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    if not numerator or not denominator:
+        return "-"
+    return f"{numerator / denominator:.1f}x"
+
+
+def _fmt_time(stats: dict | None, scale: float = 1e3, unit: str = "ms") -> str:
+    if stats is None:
+        return "-"
+    return f"{stats['median'] * scale:.2f} {unit} ±{stats['spread_pct']:.0f}%"
+
+
+def _print_report(results: dict[str, Any], notes: list[str]) -> list[tuple[str, bool | None]]:
+    goals: list[tuple[str, bool | None]] = []
+    print(f"valuegrad bench  |  {results['machine']['python']}  |  {results['machine']['platform']}")
+    print(f"date {results['date']}  commit {results['commit']}  repeats {results['repeats']}\n")
+    a = results.get("mlp_step")
+    if a:
+        m = a.get("micrograd", {}).get("median")
+        f = a["plain floats"]["median"]
+        print(f"(a) one training step of MLP(2, [16, 16, 1]) on 100 moons points "
+              f"({a['_info']['interior_nodes_valuegrad']} valuegrad nodes; compile_graph once: "
+              f"{a['_info']['compile_graph_seconds']:.2f} s); median ± (max-min)/median")
+        print(f"    {'engine':20s} {'time':>18s} {'vs micrograd':>14s} {'vs plain floats':>16s}")
+        for name in ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats"):
+            s = a.get(name)
+            if s is None:
+                continue
+            faster = _ratio(m, s["median"]) + " faster" if m else "-"
+            slower = _ratio(s["median"], f) + " slower" if name != "plain floats" else "(floor)"
+            print(f"    {name:20s} {_fmt_time(s):>18s} {faster:>14s} {slower:>16s}")
+        if m:
+            goals.append((f"eager step >= {GOAL_EAGER_VS_MICROGRAD:.0f}x faster than micrograd "
+                          f"({m / a['valuegrad eager']['median']:.1f}x)",
+                          m / a["valuegrad eager"]["median"] >= GOAL_EAGER_VS_MICROGRAD))
+        ratio = a["valuegrad compiled"]["median"] / f
+        goals.append((f"compiled step <= {GOAL_COMPILED_VS_FLOOR:.0f}x the plain-float floor ({ratio:.2f}x)",
+                      ratio <= GOAL_COMPILED_VS_FLOOR))
+        print()
+    b = results.get("ns_per_node")
+    if b:
+        info = b["_info"]
+        print(f"(b) random graph of + * relu: {info['nodes']} nodes built, "
+              f"{info['reachable_from_root']} reachable from the root backpropagated; ns per node")
+        for phase in ("build", "backward"):
+            row = b[phase]
+            m = row.get("micrograd", {}).get("median")
+            v = row["valuegrad eager"]["median"]
+            mtext = f"micrograd {m:.0f} ns" if m else "micrograd -"
+            print(f"    {phase:9s} valuegrad {v:.0f} ns   {mtext}   ({_ratio(m, v)} faster)")
+        print()
+    c = results.get("bytes_per_node")
+    if c:
+        v = c["valuegrad eager"]
+        mtext = f"micrograd {c['micrograd']:.0f}" if "micrograd" in c else "micrograd -"
+        print(f"(c) bytes per live node (tracemalloc, after backward): valuegrad {v:.0f}   {mtext}")
+        goals.append((f"<= {GOAL_BYTES_PER_NODE:.0f} bytes per live node ({v:.0f})", v <= GOAL_BYTES_PER_NODE))
+        print()
+    d = results.get("deepest_chain")
+    if d:
+        v = d["valuegrad eager"]
+        mtext = (f"micrograd {d['micrograd']['deepest']} (recursion limit {d['micrograd']['recursion_limit']})"
+                 if "micrograd" in d else "micrograd -")
+        vtext = f"{v['deepest']} in {v['seconds']:.1f} s" if v["deepest"] else f"FAILED at {v['tried']}"
+        print(f"(d) deepest chain that backpropagates: valuegrad {vtext}   {mtext}")
+        goals.append((f"a {GOAL_CHAIN_DEPTH}-deep chain backpropagates (tried {v['tried']})",
+                      None if v["deepest"] and v["tried"] < GOAL_CHAIN_DEPTH else bool(v["deepest"])))
+        print()
+    e = results.get("fit_epoch")
+    if e:
+        m = e.get("micrograd", {}).get("median")
+        print(f"(e) one epoch of fit on {e['_info']['samples']} moons points, batches of {e['_info']['batch_size']}, "
+              f"MSE + SGD (valuegrad: fit(epochs={e['_info']['valuegrad_epochs_per_fit_call']}) / epochs, "
+              f"compiling included; micrograd: the same loop by hand)")
+        for name in ("micrograd", "valuegrad eager", "valuegrad compiled"):
+            if name in e:
+                faster = _ratio(m, e[name]["median"]) + " faster" if m else ""
+                print(f"    {name:20s} {_fmt_time(e[name]):>18s} {faster:>14s}")
+        print()
+    for note in notes:
+        print(f"note: {note}")
+    print("goals:")
+    for text, ok in goals:
+        status = "not checked (--quick)" if ok is None else "met" if ok else "NOT MET"
+        print(f"    [{status}] {text}")
+    return goals
+
+
+def _write_json(path: str, results: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(results, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    repeats = 3 if args.quick and args.repeats == 7 else args.repeats
+    if repeats < 1:
+        print("valuegrad bench: --repeats must be at least 1", file=sys.stderr)
+        return 2
+    sections = set(args.sections)
+    unknown = sections - set("abcde")
+    if unknown:
+        print(f"valuegrad bench: unknown --sections letters {''.join(sorted(unknown))!r} (use a, b, c, d, e)",
+              file=sys.stderr)
+        return 2
+    notes: list[str] = []
+    results: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": _git_commit(),
+        "repeats": repeats,
+        "quick": bool(args.quick),
+        "gc": "enabled; gc.collect() before each timed repetition",
+    }
+    if "a" in sections:
+        results["mlp_step"] = bench_mlp_step(repeats, notes)
+    if "b" in sections:
+        results["ns_per_node"] = bench_ns_per_node(20_000 if args.quick else 100_000, max(1, min(repeats, 5)))
+    if "c" in sections:
+        results["bytes_per_node"] = bench_bytes_per_node(10_000 if args.quick else 50_000)
+    if "d" in sections:
+        results["deepest_chain"] = bench_deepest_chain(10**5 if args.quick else GOAL_CHAIN_DEPTH)
+    if "e" in sections:
+        fit_result = bench_fit_epoch(200, max(1, min(repeats, 5)), notes, epochs=3 if args.quick else 10)
+        if fit_result is not None:
+            results["fit_epoch"] = fit_result
+    goals = _print_report(results, notes)
+    results["goals"] = [{"goal": text, "met": ok} for text, ok in goals]
+    results["notes"] = notes
+    if args.json:
+        _write_json(args.json, results)
+        print(f"wrote {args.json}")
+    return 0
