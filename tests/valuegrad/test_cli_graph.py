@@ -79,8 +79,13 @@ def test_evaluate_expression_deep_nesting_is_iterative():
     assert evaluate_expression("-" * 1001 + "x", {"x": 2.0}) == -2.0  # deeper than the recursion limit
     chain = evaluate_expression("x" + " + x" * 2000, {"x": Value(1.0)})
     assert chain.data == 2001.0
-    with pytest.raises(ExpressionError, match="nested too deeply"):
-        parse_expression("x" + "+x" * 4900)
+    deep = "x" + "+x" * 4900
+    try:
+        parse_expression(deep)
+    except ExpressionError as error:  # CPython 3.11's parser gives up on this nesting ...
+        assert "nested too deeply" in str(error)
+    else:  # ... 3.10, 3.12 and 3.13 parse it, and evaluation must then not recurse either
+        assert evaluate_expression(deep, {"x": Value(1.0)}).data == 4901.0
 
 
 def test_variable_names_in_order_without_functions():
