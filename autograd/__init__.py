@@ -6,9 +6,9 @@ from .engine import backward, grad, gradients, no_grad, topological_order, value
 from .forward import Dual, jacobian, jvp
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
-from .ops import exp, log, relu, sigmoid, sqrt, tanh
+from .ops import exp, log, relu, sigmoid, softplus, sqrt, tanh
 from .render import draw, draw_dot, to_dot
-from .value import Value, dot
+from .value import Value, dot, logsumexp
 from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of __all__
 
 __version__ = "0.1.0"
@@ -31,10 +31,12 @@ __all__ = [
     "jacobian",
     "jvp",
     "log",
+    "logsumexp",
     "no_grad",
     "numerical_grad",
     "relu",
     "sigmoid",
+    "softplus",
     "sqrt",
     "tanh",
     "to_dot",

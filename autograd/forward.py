@@ -148,6 +148,9 @@ class Dual:
     def abs(self) -> Dual:
         return Dual._apply_rule(ops.ABS, self)
 
+    def softplus(self) -> Dual:
+        return Dual._apply_rule(ops.SOFTPLUS, self)
+
 
 _new = object.__new__
 

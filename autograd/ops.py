@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import math
 import numbers
-from functools import lru_cache
+import sys
+from functools import lru_cache, reduce
+from operator import add as _add
 from operator import mul as _mul
 from typing import Any, Callable
 
 inf = math.inf
 nan = math.nan
-_builtin_sum = sum
+# Fused rows add left to right, exactly like a chain of `+` (and like compile_graph's
+# generated code).  Python 3.12 made sum() of floats compensated, so there it is replaced.
+_builtin_sum = sum if sys.version_info < (3, 12) else lambda items: reduce(_add, items, 0.0)
 
 
 class Op:
@@ -31,7 +35,7 @@ class Op:
 
     def __init__(self, name: str, arity: int, forward: Callable[..., float], local: Callable[..., tuple]):
         self.name = name
-        self.arity = arity  # number of inputs; -1 for n-ary ops (sum, dot)
+        self.arity = arity  # number of inputs; -1 for n-ary ops (sum, dot, logsumexp)
         self.forward = forward
         self.local = local
 
@@ -93,6 +97,33 @@ def _fsigmoid(x: float) -> float:
         e = math.exp(x)
         return e / (1.0 + e)
     return nan
+
+
+def _fsoftplus(x: float) -> float:
+    """log(1 + e^x) as max(x, 0) + log1p(e^-|x|): exp never overflows, so it is finite for
+    finite x (softplus(1000) = 1000.0, softplus(-1000) = 0.0); inf -> inf, -inf -> 0, nan -> nan."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    if x <= 0.0:
+        return math.log1p(math.exp(x))
+    return x  # nan
+
+
+def _flogsumexp(*xs: float) -> float:
+    """log(sum_i e^{x_i}) with the max subtracted first, so no exp overflows.
+
+    IEEE cases: any nan -> nan; any +inf -> inf (the sum is inf); all -inf, or no inputs
+    at all -> -inf (log 0).  Finite otherwise: logsumexp(1000, -1000) = 1000.0.
+    """
+    m = -inf
+    for x in xs:
+        if x != x:
+            return nan
+        if x > m:
+            m = x
+    if m == inf or m == -inf:  # inf - inf would make nan below; the sum is inf or 0 there
+        return m
+    return m + math.log(math.fsum([math.exp(x - m) for x in xs]))
 
 
 def _frelu(x: float) -> float:
@@ -204,6 +235,9 @@ TANH = Op("tanh", 1, math.tanh, lambda x, out: (1.0 - out * out,))
 SIGMOID = Op("sigmoid", 1, _fsigmoid, lambda x, out: (out * (1.0 - out),))
 RELU = Op("relu", 1, _frelu, lambda x, out: (step(x),))
 ABS = Op("abs", 1, math.fabs, lambda x, out: (sign(x),))
+# softplus' = sigmoid exactly (also at 0), so BCE with logits, softplus(z) - z*y, has the
+# gradient sigmoid(z) - y without a branch on the data.
+SOFTPLUS = Op("softplus", 1, _fsoftplus, lambda x, out: (sigmoid(x),))
 # Helpers that appear inside other rows' derivatives (relu, abs, **).  Being rows themselves,
 # they make second derivatives through those ops exact.  step and sign are piecewise
 # constant: derivative 0.  pow_dx(x, y) and pow_dy(x, y) = d(x**y)/dx and /dy on the reals.
@@ -233,6 +267,16 @@ def _dot_local(*args: Any) -> tuple:
 DOT = Op("dot", -1, _dot_forward, _dot_local)
 
 
+def _logsumexp_local(*args: Any) -> tuple:
+    # The softmax, exp(x_i - out): no max and no branch, so the same row works on Values, duals
+    # and the compile tracer.  Where out is ±inf it is nan for the inf inputs (PyTorch agrees).
+    out = args[-1]  # args = x1..xn, out
+    return tuple([exp(x - out) for x in args[:-1]])
+
+
+LOGSUMEXP = Op("logsumexp", -1, _flogsumexp, _logsumexp_local)
+
+
 @lru_cache(maxsize=256)
 def pow_const(c: float) -> Op:
     """The row for ``x ** c`` with a constant exponent (named ``**2``, ``**0.5``, ...)."""
@@ -244,8 +288,8 @@ def pow_const(c: float) -> Op:
 
 RULES: dict[str, Op] = {
     op.name: op
-    for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, STEP, SIGN, POW_DX, POW_DY)
-    + (SUM, DOT)
+    for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, SOFTPLUS)
+    + (STEP, SIGN, POW_DX, POW_DY, SUM, DOT, LOGSUMEXP)
 }
 """Every fixed row by name; ``x ** c`` rows come from :func:`pow_const`."""
 
@@ -256,6 +300,7 @@ sqrt = _unary(SQRT, _fsqrt)
 tanh = _unary(TANH, math.tanh)
 sigmoid = _unary(SIGMOID, _fsigmoid)
 relu = _unary(RELU, _frelu)
+softplus = _unary(SOFTPLUS, _fsoftplus)
 abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
 step = _unary(STEP, _fstep)
 sign = _unary(SIGN, _fsign)

@@ -19,6 +19,7 @@ from . import ops as _ops
 from .gradcheck import numerical_grad
 from .value import Value
 from .value import dot as _value_dot
+from .value import logsumexp as _value_logsumexp
 from .value import sum as _value_sum
 
 __all__ = [
@@ -31,10 +32,10 @@ __all__ = [
     "expressions_with_inputs",
 ]
 
-UNARY_OPS = ("neg", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs")
+UNARY_OPS = ("neg", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softplus")
 BINARY_OPS = ("+", "-", "*", "/", "**")
 CONSTANT_OPS = ("x+c", "c+x", "x-c", "c-x", "x*c", "c*x", "x/c", "c/x", "x**c", "c**x")
-NARY_OPS = ("sum", "dot")
+NARY_OPS = ("sum", "dot", "logsumexp")
 ALL_OPS: tuple[str, ...] = BINARY_OPS + CONSTANT_OPS + UNARY_OPS + NARY_OPS
 """Every step kind :func:`expressions` can generate (one per user-visible op and operand order)."""
 
@@ -72,7 +73,8 @@ def default_functions() -> dict[str, Callable[..., Any]]:
 
     Unary functions are autograd's dispatching free functions (floats, Values and any number
     type with ``_apply_rule``).  ``sum`` and ``dot`` make one fused node for Values and fall
-    back to plain ``+``/``*`` for other types (floats, forward-mode duals, tensors).
+    back to plain ``+``/``*`` for other types (floats, forward-mode duals, tensors);
+    ``logsumexp`` makes one node for Values and applies its row to other types.
     """
     return {
         "exp": _ops.exp,
@@ -82,8 +84,10 @@ def default_functions() -> dict[str, Callable[..., Any]]:
         "sigmoid": _ops.sigmoid,
         "relu": _ops.relu,
         "abs": _ops.abs,
+        "softplus": _ops.softplus,
         "sum": _fused_sum,
         "dot": _fused_dot,
+        "logsumexp": _fused_logsumexp,
     }
 
 
@@ -99,6 +103,12 @@ def _fused_dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Any:
         return _value_dot(ws, xs, bias)
     total = reduce(add, map(mul, ws, xs))
     return total if bias is None else total + bias
+
+
+def _fused_logsumexp(values: Sequence[Any]) -> Any:
+    if all(isinstance(v, Value) for v in values):
+        return _value_logsumexp(values)
+    return _ops.apply(_ops.LOGSUMEXP, *values)  # floats -> float, duals -> dual
 
 
 class Expression:
@@ -209,6 +219,8 @@ def _apply_step(step: Step, args: list[Any], fns: Mapping[str, Callable[..., Any
         }[op]()
     if op == "sum":
         return fns["sum"](args)
+    if op == "logsumexp":
+        return fns["logsumexp"](args)
     if op == "dot":
         k = len(args) // 2
         return fns["dot"](args[:k], args[k : 2 * k], args[-1] if step.bias else None)
@@ -224,8 +236,8 @@ def _format_step(step: Step, names: list[str]) -> str:
     if op in CONSTANT_OPS:  # "x+c" reads left operand, symbol, right operand
         operand = {"x": names[0], "c": repr(c)}
         return f"{operand[op[0]]} {op[1:-1]} {operand[op[-1]]}"
-    if op == "sum":
-        return f"sum([{', '.join(names)}])"
+    if op in ("sum", "logsumexp"):
+        return f"{op}([{', '.join(names)}])"
     if op == "dot":
         k = len(names) // 2
         bias = f", bias={names[-1]}" if step.bias else ""
@@ -296,6 +308,9 @@ def _bounds(op: str, ivs: list[Interval], steep: list[float], const: float | Non
         return out, dx * steep[0] + dy * steep[1]
     if op == "sum":
         return (math.fsum(iv[0] for iv in ivs), math.fsum(iv[1] for iv in ivs)), math.fsum(steep)
+    if op == "logsumexp":  # increasing in every argument; the weights (softmax) sum to 1
+        iv = (_ops._flogsumexp(*[iv[0] for iv in ivs]), _ops._flogsumexp(*[iv[1] for iv in ivs]))
+        return iv, max(steep)
     if op == "dot":
         k = len(ivs) // 2
         parts = [_product(w, x) for w, x in zip(ivs[:k], ivs[k : 2 * k])]
@@ -344,6 +359,8 @@ def _bounds(op: str, ivs: list[Interval], steep: list[float], const: float | Non
         return (math.sqrt(a), math.sqrt(b)), s / (2.0 * math.sqrt(a))
     if op == "relu":
         return (max(a, 0.0), max(b, 0.0)), s
+    if op == "softplus":  # increasing, slope sigmoid(x) < 1
+        return (_ops.softplus(a), _ops.softplus(b)), s
     if op == "abs":
         return (_mignitude((a, b)), _magnitude((a, b))), s
     raise ValueError(f"unknown step kind {op!r}")
@@ -442,6 +459,8 @@ class _Builder:
             const = draw(st.sampled_from(_CONSTANTS[op]))
         elif op == "sum":
             arity = draw(st.integers(1, 8))
+        elif op == "logsumexp":
+            arity = draw(st.integers(1, 6))
         elif op == "dot":
             bias = draw(st.booleans())
             arity = 2 * draw(st.integers(1, 5)) + bias
@@ -479,7 +498,7 @@ def expressions(
     """Random expression DAGs over ``n_inputs`` inputs (default: 1 to 4) in ``[-bound, bound]``.
 
     About ``min_nodes..max_nodes`` steps drawn from ``ops`` (default: every op of the rule
-    table, including Value**Value, x**c, 2**x, sum and dot), with shared sub-expressions,
+    table, including Value**Value, x**c, 2**x, softplus, sum, dot and logsumexp), with shared sub-expressions,
     fan-in and chains.  Restricted domains are made safe by construction (log and sqrt of
     positive transforms such as x*x+1, exp(tanh(x)) or sigmoid(x)+0.5; denominators bounded
     away from 0) and every node stays within ±50 with |gradient| <= 100, so central differences are

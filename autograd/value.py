@@ -15,7 +15,7 @@ class Value:
 
     Storage is one object per node: ``_a``/``_b`` are the parents and ``_da``/``_db`` the
     local derivatives (floats, computed during the forward pass) of a unary or binary op;
-    a fused n-ary op (``sum``, ``dot``) keeps a tuple of parents in ``_a`` and a tuple of
+    a fused n-ary op (``sum``, ``dot``, ``logsumexp``) keeps a tuple of parents in ``_a`` and a tuple of
     local derivatives in ``_da``.  Leaves have ``_rule is None``.
     """
 
@@ -172,6 +172,9 @@ class Value:
 
     def abs(self) -> Value:
         return _make1(ops.ABS, self)
+
+    def softplus(self) -> Value:
+        return _make1(ops.SOFTPLUS, self)
 
     # -- gradients -----------------------------------------------------------------------
     def backward(self, grad: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -355,6 +358,22 @@ def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
     return _maken(ops.DOT, parents)
 
 
+def logsumexp(values: Any) -> Value:
+    """log(sum of exp(v)) as ONE node, stable for any inputs (the max is subtracted inside).
+
+    Its local derivatives are the softmax of ``values``.  Of nothing it is -inf (log 0).
+    """
+    values = values if values.__class__ in (tuple, list) else tuple(values)
+    if not _all_values(values):
+        try:
+            values = [_as_value(v, "logsumexp") for v in values]
+        except TypeError as error:
+            return _apply_other_type(ops.LOGSUMEXP, values, error)
+    if not values:
+        return _leaf(-ops.inf)
+    return _maken(ops.LOGSUMEXP, values if values.__class__ is tuple else tuple(values))
+
+
 def _all_values(items: tuple | list) -> bool:
     # An exact class check per item: much cheaper than converting each one (nn's hot path).
     for item in items:
@@ -364,7 +383,7 @@ def _all_values(items: tuple | list) -> bool:
 
 
 def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
-    """sum/dot of another number type that knows the rule table (forward mode's Dual)."""
+    """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual)."""
     if any(a.__class__ is not Value and hasattr(a.__class__, "_apply_rule") for a in args):
         return ops.apply(rule, *args)
     raise error

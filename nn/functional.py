@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import autograd
@@ -116,29 +115,17 @@ def _logits(logits: Any, where: str) -> list[Value]:
     return zs
 
 
-def _shift(zs: list[Value]) -> float:
-    """The largest finite logit (a constant): subtracting it keeps every exp() <= 1."""
-    finite = [z.data for z in zs if math.isfinite(z.data)]
-    return max(finite) if finite else 0.0
-
-
-def _log_sum_exp(zs: list[Value], m: float) -> Value:
-    return autograd.log(autograd.sum([autograd.exp(z - m) for z in zs])) + m
-
-
 def softmax(logits: Sequence[Any]) -> list[Value]:
-    """exp(z_i) / sum_j exp(z_j), computed as exp(z_i - max z) so no exp overflows."""
+    """exp(z_i) / sum_j exp(z_j), computed as exp(z_i - logsumexp(z)) so no exp overflows."""
     zs = _logits(logits, "softmax()")
-    m = _shift(zs)
-    exps = [autograd.exp(z - m) for z in zs]
-    total = autograd.sum(exps)
-    return [e / total for e in exps]
+    lse = autograd.logsumexp(zs)
+    return [autograd.exp(z - lse) for z in zs]
 
 
 def log_softmax(logits: Sequence[Any]) -> list[Value]:
-    """z_i - log sum_j exp(z_j) via log-sum-exp with max subtraction (finite for logits of ±1000)."""
+    """z_i - logsumexp(z): one logsumexp node, finite for logits of ±1000 (the max is subtracted inside)."""
     zs = _logits(logits, "log_softmax()")
-    lse = _log_sum_exp(zs, _shift(zs))
+    lse = autograd.logsumexp(zs)
     return [z - lse for z in zs]
 
 
@@ -175,20 +162,13 @@ def binary_cross_entropy(probs: Any, targets: Any) -> Value:
     return _mean(terms)
 
 
-def _softplus(z: Value) -> Value:
-    """log(1 + exp(z)) without overflow.  The branch picks one of two equal formulas, so the
-    derivative is sigmoid(z) everywhere (including z = 0, where a relu/abs form would give
-    a wrong subgradient)."""
-    if z.data >= 0.0:
-        return z + autograd.log(1.0 + autograd.exp(-z))
-    return autograd.log(1.0 + autograd.exp(z))
-
-
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
-    """Mean of BCE(sigmoid(z), y) for logits z, computed stably as
-    max(z, 0) - z*y + log(1 + exp(-|z|)) (finite for any z; exact gradient sigmoid(z) - y)."""
+    """Mean of BCE(sigmoid(z), y) for logits z, computed stably as softplus(z) - z*y
+    (softplus is one rule-table row: finite for any z, and its derivative is exactly
+    sigmoid(z), so the gradient is sigmoid(z) - y everywhere, also at z = 0).  The graph
+    has no branch on the data, so ``fit(..., compiled=True)`` accepts this loss."""
     zs, ts = _pairs(logits, targets, "binary_cross_entropy_with_logits()")
-    return _mean([_softplus(z) - z * y for z, y in zip(zs, ts)])
+    return _mean([autograd.softplus(z) - z * y for z, y in zip(zs, ts)])
 
 
 def hinge_loss(scores: Any, targets: Any) -> Value:
@@ -201,29 +181,60 @@ def hinge_loss(scores: Any, targets: Any) -> Value:
     return _mean([(1.0 - y * s).relu() for s, y in zip(ss, ts)])
 
 
+def cross_entropy(logits: Any, target: Any) -> Value:
+    """-log softmax(logits)[target], stable for logits of any size.
+
+    One sample: a list of k logits and either a class index (``logsumexp(z) - z[t]``) or a
+    sequence of k class probabilities p, as PyTorch accepts (``-sum_i p_i log softmax(z)_i``,
+    computed as ``logsumexp(z) * sum(p) - dot(p, z)``; the p are not checked to sum to 1).
+    A batch: a list of logit lists and a list of targets (indices or probability vectors);
+    the result is the mean over samples.  The graph never branches on the data.
+    """
+    where = "cross_entropy()"
+    if _is_sequence(logits) and len(logits) and _is_sequence(logits[0]):
+        if not _is_sequence(target):
+            raise TypeError(f"{where}: a batch of logits needs a sequence of target indices, got {target!r:.60}")
+        if len(logits) != len(target):
+            raise ValueError(f"{where}: got {len(logits)} samples but {len(target)} target indices")
+        return _mean([_cross_entropy_one(z, t, where) for z, t in zip(logits, target)])
+    return _cross_entropy_one(logits, target, where)
+
+
 def _class_index(target: Any, k: int, where: str) -> int:
     if isinstance(target, bool) or not hasattr(target, "__index__"):
-        raise TypeError(f"{where}: target index must be an int, got {type(target).__name__}: {target!r:.60}")
+        raise TypeError(
+            f"{where}: target index must be an int, got {type(target).__name__}: {target!r:.60} "
+            "(or give the target as a sequence of class probabilities)"
+        )
     t = target.__index__()
     if not 0 <= t < k:
         raise ValueError(f"{where}: target index {t} is out of range for {k} classes")
     return t
 
 
-def cross_entropy(logits: Any, target_index: Any) -> Value:
-    """-log softmax(logits)[target] for one sample (list of logits + int), or the mean over
-    samples (list of logit lists + list of ints).  Stable for logits of any size."""
-    where = "cross_entropy()"
-    if _is_sequence(logits) and len(logits) and _is_sequence(logits[0]):
-        if not _is_sequence(target_index):
-            raise TypeError(f"{where}: a batch of logits needs a sequence of target indices, got {target_index!r:.60}")
-        if len(logits) != len(target_index):
-            raise ValueError(f"{where}: got {len(logits)} samples but {len(target_index)} target indices")
-        return _mean([_cross_entropy_one(z, t, where) for z, t in zip(logits, target_index)])
-    return _cross_entropy_one(logits, target_index, where)
+def _class_probabilities(target: Any, k: int, where: str) -> list[Any]:
+    if len(target) != k:
+        raise ValueError(f"{where}: target has {len(target)} class probabilities but there are {k} logits")
+    out: list[Any] = []
+    for i, p in enumerate(target):
+        if isinstance(p, Value):
+            out.append(p)
+            continue
+        try:
+            out.append(to_float(p, ""))
+        except TypeError:
+            raise TypeError(
+                f"{where}: class probability {i} must be a Value or a real number, got {type(p).__name__}: {p!r:.60}"
+            ) from None
+    return out
 
 
 def _cross_entropy_one(logits: Any, target: Any, where: str) -> Value:
     zs = _logits(logits, where)
-    t = _class_index(target, len(zs), where)
-    return _log_sum_exp(zs, _shift(zs)) - zs[t]
+    lse = autograd.logsumexp(zs)
+    if _is_sequence(target):
+        ps = _class_probabilities(target, len(zs), where)
+        # -sum_i p_i (z_i - lse): lse * sum(p) keeps PyTorch's value when the p do not sum to 1
+        # exactly; for a one-hot p, sum(p) is exactly 1.0 and the result equals lse - z[t].
+        return lse * autograd.sum(ps) - autograd.dot(ps, zs)
+    return lse - zs[_class_index(target, len(zs), where)]

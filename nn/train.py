@@ -139,7 +139,7 @@ def _make_task(loss: Any, task: str | None, model: Any, where: str) -> _Task:
         if loss == "hinge":
             return _Task(loss, F.hinge_loss, "signed", 0.0)
         if loss == "cross_entropy":
-            return _Task(loss, F.cross_entropy, "multiclass")
+            return _Task(loss, _cross_entropy_one_hot, "multiclass")
         raise ValueError(f"{where}: unknown loss {loss!r}; use one of {', '.join(map(repr, LOSSES))} or a callable")
     if not callable(loss):
         raise TypeError(f"{where}: loss must be a name ({', '.join(LOSSES)}) or a callable, got {type(loss).__name__}")
@@ -166,6 +166,22 @@ def _check_width(rows: list[list[float]], model: Any, where: str) -> None:
     nin = getattr(model, "nin", None)
     if isinstance(nin, int) and len(rows[0]) != nin:
         raise ValueError(f"{where}: X has {len(rows[0])} features but the model takes {nin}")
+
+
+def _one_hot(labels: Sequence[Any], k: int) -> list[Any]:
+    """Class indices as one-hot float lists (lists, e.g. compiled fit's target leaves, pass through)."""
+    return [t if isinstance(t, list) else [1.0 if i == t else 0.0 for i in range(k)] for t in labels]
+
+
+def _cross_entropy_one_hot(preds: list[Any], targets: list[Any]) -> Value:
+    """fit's cross_entropy: the class-probability form with one-hot targets.
+
+    The same value and gradients as ``F.cross_entropy(preds, indices)`` (a one-hot dot adds
+    exact zeros), but the graph does not depend on which class is the target, so eager and
+    ``compiled=True`` fit build the identical graph and agree bit for bit.
+    """
+    k = len(preds[0]) if isinstance(preds[0], list) else 1
+    return F.cross_entropy(preds, _one_hot(targets, k))
 
 
 def _run_loss(task: _Task, preds: list[Any], targets: list[Any]) -> Value:
@@ -200,36 +216,46 @@ class _CompiledSteps:
     """fit(compiled=True): one compiled graph per batch size, replayed with each batch's data.
 
     Inputs and targets become leaves whose ``.data`` is swapped per batch, so only losses
-    whose graph never depends on the data qualify: bce and cross_entropy branch on the
-    targets, bce_with_logits on the sign of each logit.  Results equal train_step's bit for
-    bit: the same operations in the same order.
+    whose graph never depends on the data qualify.  cross_entropy's class indices become
+    one-hot target leaves (the class-probability form, which eager fit uses too).  "bce"
+    stays out: it drops the log term a target of exactly 0 or 1 does not weight (so that
+    p = 0 with y = 0 gives 0, not 0 * -inf = nan), a choice made from the target's value.
+    Results equal train_step's bit for bit: the same operations in the same order.
     """
 
-    LOSSES = ("mse", "hinge")
+    LOSSES = ("mse", "hinge", "bce_with_logits", "cross_entropy")
 
     def __init__(self, model: Any, batch_loss: Callable[[list[Any], list[Any]], Value], loss: Any, where: str) -> None:
         if not (isinstance(loss, str) and loss in self.LOSSES):
+            why = (
+                " ('bce' picks its terms by each target's value; train a linear output with "
+                "'bce_with_logits' instead)" if loss == "bce" else ""
+            )
             raise ValueError(
                 f"{where}: compiled=True needs a loss whose graph does not depend on the data "
-                f"({', '.join(map(repr, self.LOSSES))}), got {loss!r}; use compiled=False"
+                f"({', '.join(map(repr, self.LOSSES))}), got {loss!r}{why}; use compiled=False"
             )
         self.model = model
         self.batch_loss = batch_loss
-        self.graphs: dict[int, tuple] = {}  # batch size -> (graph, input leaves, target leaves, preds)
+        self.one_hot = loss == "cross_entropy"
+        self.graphs: dict[int, tuple] = {}  # batch size -> (graph, input leaves, target leaves, preds, classes)
 
     def __call__(self, xs: Sequence[Any], ys: Sequence[Any], optimizer: Any) -> tuple[float, list[Any]]:
         entry = self.graphs.get(len(xs))
         if entry is None:
             inputs = [[Value(v) for v in x] for x in xs]
-            targets = [[Value(v) for v in t] if isinstance(t, list) else Value(t) for t in ys]
             preds = [self.model(x) for x in inputs]
+            classes = len(preds[0]) if isinstance(preds[0], list) else 1
+            if self.one_hot:
+                ys = _one_hot(ys, classes)
+            targets = [[Value(v) for v in t] if isinstance(t, list) else Value(t) for t in ys]
             graph = compile_graph(self.batch_loss(preds, targets), watch=_flatten(preds))  # runs forward()
-            self.graphs[len(xs)] = (graph, _flatten(inputs), _flatten(targets), preds)
+            self.graphs[len(xs)] = (graph, _flatten(inputs), _flatten(targets), preds, classes)
         else:
-            graph, input_leaves, target_leaves, preds = entry
+            graph, input_leaves, target_leaves, preds, classes = entry
             for leaf, v in zip(input_leaves, _flatten(xs)):
                 leaf.data = v
-            for leaf, v in zip(target_leaves, _flatten(ys)):
+            for leaf, v in zip(target_leaves, _flatten(_one_hot(ys, classes) if self.one_hot else ys)):
                 leaf.data = v
             graph.forward()
         graph.backward()
@@ -281,7 +307,8 @@ def fit(
     called as ``callback(epoch, history, model)`` after every epoch; a truthy return stops.
     ``compiled=True`` traces one batch's graph per batch size with ``autograd.compile_graph``
     and replays it with each batch's inputs and targets: the same numbers, several times
-    faster (losses ``"mse"`` and ``"hinge"``).
+    faster (losses ``"mse"``, ``"hinge"``, ``"bce_with_logits"`` and ``"cross_entropy"``;
+    not ``"bce"`` or a callable).
     """
     where = "fit()"
     spec = _make_task(loss, task, model, where)

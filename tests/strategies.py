@@ -53,6 +53,12 @@ def torch_functions() -> dict[str, Callable[..., Any]]:
         total = (torch.stack(list(ws)) * torch.stack(list(xs))).sum()
         return total if bias is None else total + bias
 
+    def tensor_logsumexp(values):
+        return torch.logsumexp(torch.stack(list(values)), 0)
+
+    def softplus(x):  # log(1 + e^x) exactly (torch's F.softplus turns linear above x = 20)
+        return torch.logaddexp(x, torch.zeros_like(x))
+
     return {
         "exp": torch.exp,
         "log": torch.log,
@@ -63,4 +69,6 @@ def torch_functions() -> dict[str, Callable[..., Any]]:
         "abs": torch.abs,
         "sum": tensor_sum,
         "dot": tensor_dot,
+        "softplus": softplus,
+        "logsumexp": tensor_logsumexp,
     }

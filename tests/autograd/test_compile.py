@@ -343,3 +343,32 @@ def test_compile_graph_relies_on_backward_walking_in_topological_order(case):
     root = expr.build(*[Value(x) for x in xs])
     assert root.op  # expressions always end in an op
     assert _backward_order(root) == autograd.topological_order(root)
+
+
+# softplus and logsumexp: rows whose float forward branches (sign, nan, ±inf), while their
+# graphs do not, so one trace replays anywhere (what fit(compiled=True) relies on for losses).
+NEW_ROW_POINTS = [
+    (0.0, 0.0, 0.0), (-0.0, 1.0, -1.0), (3.0, -2.0, 0.5), (-3.0, 2.0, 0.5), (1000.0, -1000.0, 0.0),
+    (-1000.0, -1000.0, -1000.0), (710.0, 709.0, -745.0), (math.inf, 1.0, 0.0), (-math.inf, -math.inf, -math.inf),
+    (math.inf, -math.inf, 2.0), (math.nan, 1.0, 2.0), (1e308, -1e308, 0.0),
+]
+
+
+def _loss_like(a, b, c):
+    """cross_entropy with a probability target and bce with logits, sharing inputs."""
+    lse = autograd.logsumexp([a, b, c])
+    return lse * 1.0 - dot([0.0, 1.0, 0.0], [a, b, c]) + autograd.softplus(a) - a * 0.3 + b.softplus()
+
+
+def test_compile_graph_softplus_and_logsumexp_replay_equals_eager_at_ieee_points():
+    leaves = [Value(0.1), Value(0.2), Value(0.3)]
+    graph = compile_graph(_loss_like(*leaves))
+    assert "_flogsumexp_" in graph.source and "_fsoftplus_" in graph.source  # rows called, not re-derived
+    for point in NEW_ROW_POINTS:
+        for leaf, x in zip(leaves, point):
+            leaf.data = x
+        value = graph.forward()
+        fresh = [Value(x) for x in point]
+        eager = _loss_like(*fresh)
+        assert bits(value) == bits(eager.data), point
+        assert compiled_grads(leaves, graph) == eager_grads(fresh, eager), point

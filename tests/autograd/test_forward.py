@@ -11,8 +11,8 @@ import autograd
 from autograd import Dual, Value, grad, jacobian, jvp, value_and_grad
 from autograd.testing import ALL_OPS, default_functions, expressions, expressions_with_inputs
 
-# Duals through the fused rows (one SUM / DOT application), not testing's += fallback.
-FUSED = {**default_functions(), "sum": autograd.sum, "dot": autograd.dot}
+# Duals through the fused rows (one SUM / DOT / LOGSUMEXP application), not testing's += fallback.
+FUSED = {**default_functions(), "sum": autograd.sum, "dot": autograd.dot, "logsumexp": autograd.logsumexp}
 
 
 def test_jvp_of_square():
@@ -62,6 +62,12 @@ def test_jvp_returns_floats():
         (lambda x: autograd.exp(x), 1.0, (math.e, math.e)),
         (lambda x: autograd.tanh(x), 0.0, (0.0, 1.0)),
         (lambda x: autograd.relu(x), 1.0, (1.0, 1.0)),
+        (lambda x: x.softplus(), 0.0, (math.log(2.0), 0.5)),
+        (lambda x: autograd.softplus(x), 1000.0, (1000.0, 1.0)),
+        (lambda x: autograd.softplus(x), -1000.0, (0.0, 0.0)),
+        (lambda x: autograd.logsumexp([x, 0.0]), 0.0, (math.log(2.0), 0.5)),
+        (lambda x: autograd.logsumexp([x]), 3.0, (3.0, 1.0)),
+        (lambda x: autograd.logsumexp([x, -1000.0]), 1000.0, (1000.0, 1.0)),
     ],
 )
 def test_jvp_of_each_operation_exact(f, x, expected):
@@ -80,11 +86,14 @@ def test_jvp_sum_and_dot_use_one_fused_rule_application():
     try:
         total = jvp(lambda x, y: autograd.sum([x, y, x, 2.0]), [1.0, 3.0], [1.0, 10.0])
         product = jvp(lambda x, y: autograd.dot([x, y], [y, 2.0], 1.0), [2.0, 3.0], [1.0, 0.0])
+        lse = jvp(lambda x, y: autograd.logsumexp([x, y, 0.0]), [0.0, math.log(2.0)], [1.0, 3.0])
     finally:
         Dual._apply_rule = classmethod(original)
     assert total == (7.0, 12.0)
     assert product == (13.0, 3.0)  # x*y + 2y + 1; d/dx = y
-    assert seen == ["sum", "dot"]
+    assert lse[0] == pytest.approx(math.log(4.0), rel=1e-15)
+    assert lse[1] == pytest.approx(0.25 * 1.0 + 0.5 * 3.0, rel=1e-15)  # softmax . tangents
+    assert seen == ["sum", "dot", "logsumexp"]
 
 
 def test_jvp_sum_and_dot_accept_generators_and_numbers_in_any_position():
@@ -128,7 +137,7 @@ def test_dual_has_value_like_surface():
     d = Dual(2.0, 1.0)
     assert (d.primal, d.tangent, d.data) == (2.0, 1.0, 2.0)
     assert repr(d) == "Dual(primal=2.0, tangent=1.0)"
-    for method in ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs"):
+    for method in ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softplus"):
         assert isinstance(getattr(d, method)(), Dual)
 
 
@@ -275,3 +284,16 @@ def test_jacobian_forward_equals_reverse(case):
 
 def test_forward_mode_is_exported():
     assert {"jvp", "jacobian", "Dual"} <= set(autograd.__all__)
+
+
+@pytest.mark.parametrize(
+    "xs", [(0.5,), (0.5, -1.0), (3.0, 3.0, -2.0), (1000.0, -1000.0, 0.0), (-1000.0, -999.0), (math.inf, 1.0)]
+)
+def test_jvp_of_logsumexp_and_softplus_equals_reverse_mode_bit_for_bit(xs):
+    """One row, two modes: the tangent is sum(local * t) with the locals reverse mode stores."""
+    f = lambda *a: autograd.logsumexp(a) + autograd.softplus(a[0])  # noqa: E731
+    tangents = [1.0 if i == 0 else 0.0 for i in range(len(xs))]
+    value, derivative = jvp(f, xs, tangents)
+    reverse_value, reverse_grads = value_and_grad(f, argnums=tuple(range(len(xs))))(*xs)
+    assert value == reverse_value
+    assert derivative == reverse_grads[0] or (math.isnan(derivative) and math.isnan(reverse_grads[0]))

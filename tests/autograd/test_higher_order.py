@@ -17,6 +17,7 @@ POW_CONSTANTS = (0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 1.5, 1e-3)
 UNARY_RULES = [rule for rule in ops.RULES.values() if rule.arity == 1] + [ops.pow_const(c) for c in POW_CONSTANTS]
 BINARY_RULES = [rule for rule in ops.RULES.values() if rule.arity == 2]
 NARY_CASES = [(ops.SUM, 1), (ops.SUM, 4), (ops.DOT, 2), (ops.DOT, 4), (ops.DOT, 5), (ops.DOT, 7)]
+NARY_CASES += [(ops.LOGSUMEXP, 1), (ops.LOGSUMEXP, 2), (ops.LOGSUMEXP, 5)]
 EDGE_POINTS = (0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 700.0, -800.0, math.inf, -math.inf, math.nan)
 any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(EDGE_POINTS)
 
@@ -123,6 +124,10 @@ def test_grad_second_derivatives_of_power_in_both_arguments():
         (lambda x: 2.0**x, 1.0, 2.0 * math.log(2.0) ** 2),
         (lambda x: autograd.dot([x, x], [x, 2.0], 1.0), 5.0, 2.0),  # x^2 + 2x + 1
         (lambda x: autograd.sum([x * x, x, 3.0]), 5.0, 2.0),
+        (lambda x: x.softplus(), 0.0, 0.25),  # sigmoid'(0)
+        (lambda x: autograd.softplus(x), math.log(3.0), 0.1875),  # s(1 - s) with s = 3/4
+        (lambda x: autograd.logsumexp([x, 0.0]), 0.0, 0.25),  # softplus again, as logsumexp(x, 0)
+        (lambda x: autograd.logsumexp([x, x]), 1.5, 0.0),  # x + log 2: linear
     ],
 )
 def test_grad_second_derivative_exact(f, x, expected):
@@ -227,3 +232,16 @@ def test_hessian_is_symmetric(case):
     for i in range(n):
         for j in range(i):
             assert rows[i][j] == pytest.approx(rows[j][i], rel=1e-9, abs=1e-12), expr
+
+
+def test_logsumexp_hessian_is_diag_softmax_minus_outer_product():
+    """d2 logsumexp / dx_i dx_j = s_i (i == j) - s_i s_j with s = softmax(x), through create_graph."""
+    xs = (0.3, -1.2, 2.0)
+    e = [math.exp(x) for x in xs]
+    s = [v / math.fsum(e) for v in e]
+    everything = (0, 1, 2)
+    lse = lambda a, b, c: autograd.logsumexp([a, b, c])  # noqa: E731
+    for i in range(3):
+        row = grad(grad(lse, argnums=i, create_graph=True), argnums=everything)(*xs)
+        expected = [s[i] * ((i == j) - s[j]) for j in range(3)]
+        assert list(row) == pytest.approx(expected, rel=1e-12, abs=1e-15)

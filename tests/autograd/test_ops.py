@@ -82,6 +82,20 @@ EXACT = [
     ),
     ("dot_shared", lambda w, x: autograd.dot([w, w], [x, w]), (3.0, 2.0), 15.0, [2.0 + 6.0, 3.0]),
     ("dot_numbers", lambda w: autograd.dot([w, 2.0], [3, w], bias=1), (2.0,), 11.0, [3.0 + 2.0]),
+    ("softplus_zero", lambda x: x.softplus(), (0.0,), math.log(2.0), [0.5]),
+    ("softplus", lambda x: x.softplus(), (math.log(3.0),), math.log(4.0), [0.75]),
+    ("softplus_negative", lambda x: autograd.softplus(x), (-math.log(3.0),), math.log(4.0 / 3.0), [0.25]),
+    (
+        "logsumexp",
+        lambda x, y, z: autograd.logsumexp([x, y, z]),
+        (0.0, math.log(2.0), math.log(5.0)),
+        math.log(8.0),
+        [1 / 8, 2 / 8, 5 / 8],
+    ),
+    ("logsumexp_one", lambda x: autograd.logsumexp([x]), (-3.5,), -3.5, [1.0]),
+    ("logsumexp_repeated", lambda x: autograd.logsumexp([x, x]), (1.0,), 1.0 + math.log(2.0), [1.0]),
+    ("logsumexp_with_numbers", lambda x: autograd.logsumexp([x, 0, 0.0]), (math.log(2.0),), math.log(4.0), [0.5]),
+    ("logsumexp_generator", lambda x, y: autograd.logsumexp(v + 0 for v in (x, y)), (0, 0), math.log(2.0), [0.5] * 2),
 ]
 
 
@@ -114,6 +128,9 @@ def test_ops_exact_value_and_derivative(name, f, xs, value, grads):
         (lambda x, y: abs(x), "abs"),
         (lambda x, y: autograd.sum([x, y]), "sum"),
         (lambda x, y: autograd.dot([x], [y]), "dot"),
+        (lambda x, y: x.softplus(), "softplus"),
+        (lambda x, y: autograd.softplus(x), "softplus"),
+        (lambda x, y: autograd.logsumexp([x, y]), "logsumexp"),
     ],
 )
 def test_ops_op_names_as_users_write_them(f, op):
@@ -161,6 +178,7 @@ FREE = [
     (autograd.sigmoid, lambda x: 1.0 / (1.0 + math.exp(-x))),
     (autograd.relu, lambda x: max(x, 0.0)),
     (autograd.abs, math.fabs),
+    (autograd.softplus, lambda x: math.log1p(math.exp(x))),
 ]
 
 
@@ -190,11 +208,66 @@ def test_ops_fused_functions_reject_bad_items():
         autograd.dot([Value(1.0)], [None])
     with pytest.raises(ValueError, match="dot.*2.*1"):
         autograd.dot([Value(1.0), Value(2.0)], [Value(1.0)])
+    with pytest.raises(TypeError, match=r"logsumexp\(\) argument must be a real number .* got str"):
+        autograd.logsumexp([Value(1.0), "a"])
 
 
 def test_ops_fused_functions_of_nothing_are_zero():
     assert autograd.sum([]).data == 0.0
     assert autograd.dot([], []).data == 0.0
+    assert autograd.logsumexp([]).data == -inf  # log of an empty sum: log 0, as in PyTorch
+
+
+def test_ops_logsumexp_is_one_node_whose_local_grads_are_the_softmax():
+    xs = [Value(0.5), Value(-1.0), Value(2.0)]
+    node = autograd.logsumexp(xs)
+    assert node.op == "logsumexp" and node.parents == tuple(xs)
+    total = math.fsum(math.exp(x.data) for x in xs)
+    assert node.local_grads == pytest.approx([math.exp(x.data) / total for x in xs], rel=1e-15)
+    assert math.fsum(node.local_grads) == pytest.approx(1.0, abs=1e-15)
+
+
+def test_ops_logsumexp_and_softplus_on_plain_floats_and_numpy():
+    assert ops.apply(ops.LOGSUMEXP, 1.0, 2.0) == pytest.approx(math.log(math.exp(1.0) + math.exp(2.0)), rel=1e-15)
+    node = autograd.logsumexp(np.array([0.0, 0.0, 0.0, 0.0]))
+    assert isinstance(node, Value) and node.data == pytest.approx(math.log(4.0), rel=1e-15)
+    assert autograd.softplus(np.float64(0.0)) == math.log(2.0)
+
+
+@pytest.mark.parametrize("big", [1000.0, -1000.0, 1e6])
+def test_ops_logsumexp_of_equal_huge_inputs_is_finite_and_splits_the_gradient(big):
+    """Equal inputs: out = big + log 2.  Its local derivatives exp(x - out) carry the rounding
+    of out (relative error about |out| * 2**-53, the same bits PyTorch's rule gives)."""
+    value, grads = run(lambda x, y: autograd.logsumexp([x, y]), big, big)
+    assert value == big + math.log(2.0)
+    assert grads[0] == grads[1] == math.exp(big - value)
+    assert grads[0] == pytest.approx(0.5, rel=abs(value) * 2.0**-52)
+
+
+@pytest.mark.parametrize("x", [-30.0, -3.0, -0.5, -1e-9, 0.0, 1e-9, 0.7, 4.0, 30.0])
+def test_ops_softplus_derivative_matches_central_differences(x):
+    assert autograd.gradcheck(lambda v: v.softplus(), [x], eps=1e-6, atol=1e-9, rtol=1e-7)
+    # the value agrees with the textbook formula wherever that one does not overflow
+    assert autograd.softplus(x) == pytest.approx(math.log1p(math.exp(x)), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "xs", [(0.3,), (0.3, -1.2), (2.0, 2.0, 2.0), (-4.0, 0.0, 1.5, 3.0), (10.0, -10.0, 0.1, 0.2, 9.5)]
+)
+def test_ops_logsumexp_derivatives_match_central_differences(xs):
+    assert autograd.gradcheck(lambda *vs: autograd.logsumexp(vs), list(xs), eps=1e-6, atol=1e-9, rtol=1e-7)
+    assert autograd.logsumexp(xs).data == pytest.approx(math.log(math.fsum(math.exp(x) for x in xs)), rel=1e-15)
+
+
+@given(st.lists(st.floats(-1e300, 1e300), min_size=1, max_size=6), st.floats(-1e6, 1e6))
+def test_ops_logsumexp_is_shift_equivariant_and_bounded_by_the_max(xs, shift):
+    """max(x) <= logsumexp(x) <= max(x) + log(n): finite for every finite input, never overflowing."""
+    value = autograd.logsumexp(xs).data
+    m = max(xs)
+    assert m <= value <= m + math.log(len(xs)) * (1 + 1e-15) + abs(m) * 1e-15
+    if all(abs(x) < 1e6 for x in xs):
+        moved = autograd.logsumexp([x + shift for x in xs]).data
+        assert moved == pytest.approx(value + shift, rel=1e-12, abs=1e-9)
 
 
 def test_ops_builtin_sum_still_works():
@@ -248,6 +321,20 @@ EDGES = [
     ("1/x at 0", lambda x: 1 / x, (0.0,), inf, [-inf]),
     ("inf - inf = nan", lambda x, y: x - y, (inf, inf), nan, [1.0, -1.0]),
     ("inf * 0 = nan", lambda x, y: x * y, (inf, 0.0), nan, [0.0, inf]),
+    ("softplus(0)", lambda x: x.softplus(), (0.0,), math.log(2.0), [0.5]),
+    ("softplus(1000)", lambda x: x.softplus(), (1000.0,), 1000.0, [1.0]),
+    ("softplus(-1000)", lambda x: x.softplus(), (-1000.0,), 0.0, [0.0]),
+    ("softplus(-745) = 5e-324", lambda x: x.softplus(), (-745.0,), 5e-324, [5e-324]),
+    ("softplus(inf)", lambda x: x.softplus(), (inf,), inf, [1.0]),
+    ("softplus(-inf)", lambda x: x.softplus(), (-inf,), 0.0, [0.0]),
+    ("softplus(nan)", lambda x: x.softplus(), (nan,), nan, [nan]),
+    ("logsumexp(1000, -1000)", lambda x, y: autograd.logsumexp([x, y]), (1000.0, -1000.0), 1000.0, [1.0, 0.0]),
+    ("logsumexp(-inf, 1)", lambda x, y: autograd.logsumexp([x, y]), (-inf, 1.0), 1.0, [0.0, 1.0]),
+    # where the result is ±inf, exp(x_i - out) is exp(nan) for the infinite inputs (PyTorch agrees)
+    ("logsumexp(inf, 1) = inf", lambda x, y: autograd.logsumexp([x, y]), (inf, 1.0), inf, [nan, 0.0]),
+    ("logsumexp(inf, -inf) = inf", lambda x, y: autograd.logsumexp([x, y]), (inf, -inf), inf, [nan, 0.0]),
+    ("logsumexp(-inf, -inf) = -inf", lambda x, y: autograd.logsumexp([x, y]), (-inf, -inf), -inf, [nan, nan]),
+    ("logsumexp(nan, 1) = nan", lambda x, y: autograd.logsumexp([x, y]), (nan, 1.0), nan, [nan, nan]),
 ]
 
 
@@ -286,6 +373,7 @@ UNARY = {
     "**0.5": lambda v: v**0.5,
     "**-1": lambda v: v**-1,
     "2**": lambda v: 2**v,
+    "softplus": lambda v: v.softplus(),
 }
 BINARY = {
     "+": lambda a, b: a + b,
@@ -295,6 +383,7 @@ BINARY = {
     "**": lambda a, b: a**b,
     "sum": lambda a, b: autograd.sum([a, b]),
     "dot": lambda a, b: autograd.dot([a], [b], bias=a),
+    "logsumexp": lambda a, b: autograd.logsumexp([a, b]),
 }
 
 
@@ -314,7 +403,7 @@ def test_ops_nan_propagates_through_binary_ops(name, where):
     assert math.isnan(value)
     # Gradients w.r.t. the *other* input pick up the NaN wherever the local derivative uses it.
     other = 1 - where
-    assert math.isnan(grads[other]) == (name in ("*", "/", "**", "dot")), grads
+    assert math.isnan(grads[other]) == (name in ("*", "/", "**", "dot", "logsumexp")), grads
 
 
 @given(op=st.sampled_from(sorted(UNARY)), x=ieee_floats())
@@ -381,7 +470,8 @@ def test_ops_stored_local_grads_equal_the_rule_applied_to_values_binary(name, f,
 
 
 def test_ops_rule_table_covers_every_user_op():
-    for name in ("+", "-", "*", "/", "**", "neg", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "sum", "dot"):
+    names = ("+", "-", "*", "/", "**", "neg", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softplus")
+    for name in names + ("sum", "dot", "logsumexp"):
         rule = ops.RULES[name]
         assert rule.name == name and callable(rule.forward) and callable(rule.local)
     assert ops.pow_const(2.0).name == "**2" and ops.pow_const(0.5).name == "**0.5"

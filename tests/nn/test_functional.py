@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd import Value, gradcheck
+from autograd import Value, gradcheck, topological_order
 from nn import functional as F
 
 try:
@@ -155,6 +155,12 @@ LOSS_CASES = {
     "hinge": (lambda *s: F.hinge_loss(list(s), [1, -1, 1]), [0.3, -0.2, 1.7]),
     "cross_entropy": (lambda *z: F.cross_entropy(list(z), 1), [0.3, -0.2, 1.1]),
     "cross_entropy_batch": (lambda a, b, c, d: F.cross_entropy([[a, b], [c, d]], [0, 1]), [0.3, -0.2, 1.1, 0.4]),
+    "cross_entropy_probabilities": (lambda *z: F.cross_entropy(list(z), [0.2, 0.5, 0.3]), [0.3, -0.2, 1.1]),
+    "cross_entropy_soft_unnormalised": (lambda *z: F.cross_entropy(list(z), [0.5, 0.9, 0.0]), [0.3, -0.2, 1.1]),
+    "cross_entropy_probability_batch": (
+        lambda a, b, c, d: F.cross_entropy([[a, b], [c, d]], [[0.25, 0.75], [1.0, 0.0]]),
+        [0.3, -0.2, 1.1, 0.4],
+    ),
     "softmax": (lambda *z: F.softmax(list(z))[0] * 2.0 + F.softmax(list(z))[2], [0.3, -0.2, 1.1]),
     "log_softmax": (lambda *z: F.log_softmax(list(z))[1], [0.3, -0.2, 1.1]),
 }
@@ -222,3 +228,86 @@ def test_loss_input_validation():
         F.softmax([])
     with pytest.raises(TypeError, match="logits must be a sequence"):
         F.log_softmax(1.0)
+
+
+# -- class-probability targets and branch-free graphs ------------------------------------------
+
+def test_cross_entropy_probability_target_value():
+    zs, p = [2.0, 1.0, 0.1], [0.1, 0.6, 0.3]
+    lse = math.log(math.fsum(math.exp(z) for z in zs))
+    expected = -math.fsum(q * (z - lse) for q, z in zip(p, zs))
+    assert F.cross_entropy(zs, p).data == pytest.approx(expected, rel=1e-14)
+    assert F.cross_entropy([1000.0, -1000.0], [0.0, 1.0]).data == 2000.0
+    batch = F.cross_entropy([zs, [0.0, 0.0, 0.0]], [p, [1.0, 0.0, 0.0]]).data
+    assert batch == pytest.approx((expected + math.log(3.0)) / 2, rel=1e-14)
+
+
+@given(st.lists(finite, min_size=2, max_size=5), st.data())
+def test_cross_entropy_one_hot_probabilities_equal_class_index_bit_for_bit(zs, data):
+    """A one-hot p adds exact zeros and multiplies by exactly 1: same value and gradients as index t."""
+    t = data.draw(st.integers(min_value=0, max_value=len(zs) - 1))
+    by_index = [Value(z) for z in zs]
+    by_probs = [Value(z) for z in zs]
+    a = F.cross_entropy(by_index, t)
+    b = F.cross_entropy(by_probs, [1.0 if i == t else 0.0 for i in range(len(zs))])
+    a.backward()
+    b.backward()
+    assert a.data == b.data
+    assert [v.grad for v in by_index] == [v.grad for v in by_probs]
+
+
+def test_cross_entropy_probability_target_gradient_is_softmax_times_mass_minus_p():
+    zs, p = [0.5, -1.0, 2.0], [0.3, 0.3, 0.3]
+    values = [Value(z) for z in zs]
+    F.cross_entropy(values, p).backward()
+    total = math.fsum(math.exp(z) for z in zs)
+    expected = [0.9 * math.exp(z) / total - q for z, q in zip(zs, p)]
+    assert [v.grad for v in values] == pytest.approx(expected, abs=1e-15)
+
+
+def test_cross_entropy_probability_target_validation():
+    with pytest.raises(ValueError, match="target has 2 class probabilities but there are 3 logits"):
+        F.cross_entropy([1.0, 2.0, 3.0], [0.5, 0.5])
+    with pytest.raises(TypeError, match="class probability 1 must be a Value or a real number, got str"):
+        F.cross_entropy([1.0, 2.0], [0.5, "x"])
+    with pytest.raises(TypeError, match="or give the target as a sequence of class probabilities"):
+        F.cross_entropy([1.0, 2.0], 0.5)
+
+
+def _ops_of(root: Value) -> list[str]:
+    return [node.op for node in topological_order(root)]
+
+
+@pytest.mark.parametrize(
+    ("build", "points"),
+    [
+        (lambda zs: F.binary_cross_entropy_with_logits(zs, [1.0, 0.0, 0.5]), ([2.0, -3.0, 0.0], [-2.0, 3.0, -0.0])),
+        (lambda zs: F.cross_entropy(zs, [0.0, 1.0, 0.0]), ([5.0, 1.0, -1.0], [-1.0, 1.0, 5.0])),
+        (lambda zs: F.log_softmax(zs)[0], ([5.0, 1.0, -1.0], [-1.0, 1.0, 1000.0])),
+        (lambda zs: F.softmax(zs)[2], ([5.0, 1.0, -1.0], [-1.0, 1.0, 1000.0])),
+    ],
+    ids=["bce_with_logits", "cross_entropy_probabilities", "log_softmax", "softmax"],
+)
+def test_losses_build_the_same_graph_whatever_the_data(build, points):
+    """No branch on signs or on which logit is largest: what compiled fit needs."""
+    first, second = points
+    assert _ops_of(build([Value(z) for z in first])) == _ops_of(build([Value(z) for z in second]))
+    assert "softplus" in _ops_of(build([Value(0.0)] * 3)) or "logsumexp" in _ops_of(build([Value(0.0)] * 3))
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed (optional float64 oracle)")
+def test_cross_entropy_probability_targets_match_torch_float64():
+    import torch.nn.functional as TF
+
+    logits = [[1.5, -0.3, 0.2], [-2.0, 0.4, 3.0]]
+    targets = [[0.2, 0.3, 0.5], [0.9, 0.0, 0.2]]  # the second does not sum to 1: PyTorch's formula still holds
+    leaves = [[Value(z) for z in row] for row in logits]
+    ours = F.cross_entropy(leaves, targets)
+    ours.backward()
+    t_logits = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    theirs = TF.cross_entropy(t_logits, torch.tensor(targets, dtype=torch.float64))
+    theirs.backward()
+    assert ours.data == pytest.approx(theirs.item(), rel=1e-13)
+    assert [[v.grad for v in row] for row in leaves] == [
+        pytest.approx(row, rel=1e-12, abs=1e-15) for row in t_logits.grad.tolist()
+    ]
