@@ -397,8 +397,16 @@ def to_dot(
     return graph
 
 
-draw_dot = to_dot
-"""The name used in the micrograd lecture; same function as :func:`to_dot`."""
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", **to_dot_options: Any) -> graphviz.Digraph:  # noqa: A002
+    """:func:`to_dot` under the micrograd lecture's name and call shape.
+
+    The lecture's ``draw_dot(root, format='svg', rankdir='LR')`` returns a Digraph whose
+    ``render()`` writes that format; the same call works here, and every :func:`to_dot`
+    option is accepted too.
+    """
+    graph = to_dot(root, rankdir=rankdir, **to_dot_options)
+    graph.format = format  # graphviz validates the name and raises ValueError for unknown ones
+    return graph
 
 
 # -- files -------------------------------------------------------------------------------------

@@ -317,9 +317,24 @@ def test_to_dot_single_leaf():
 
 
 def test_draw_dot_is_to_dot_and_exported():
-    assert draw_dot is to_dot
-    assert autograd.to_dot is to_dot and autograd.draw is draw and autograd.draw_dot is to_dot
+    assert autograd.to_dot is to_dot and autograd.draw is draw and autograd.draw_dot is draw_dot
     assert {"to_dot", "draw", "draw_dot"} <= set(autograd.__all__)
+    x = Value(0.5, label="x")
+    out = (x * 2.0).tanh()
+    assert draw_dot(out).source == to_dot(out).source
+
+
+def test_draw_dot_takes_the_micrograd_lecture_call_shape():
+    """The lecture calls draw_dot(root, format='svg', rankdir='LR') (format even positionally)."""
+    x = Value(0.5, label="x")
+    out = (x * 2.0).tanh()
+    graph = draw_dot(out, "png", "TB")
+    assert graph.format == "png"
+    assert graph.source == to_dot(out, rankdir="TB").source
+    assert draw_dot(out).format == "svg"
+    assert draw_dot(out, format="pdf", rankdir="LR", show_grad=False).source == to_dot(out, show_grad=False).source
+    with pytest.raises(ValueError):
+        draw_dot(out, format="no-such-format")
 
 
 def test_import_autograd_does_not_import_graphviz():
