@@ -330,15 +330,7 @@ def make(rule: Op, parents: tuple[Value, ...]) -> Value:
 
 def sum(values: Any) -> Value:  # noqa: A001 - autograd.sum, kept out of __all__
     """Sum of many Values (or numbers) as ONE node with many parents."""
-    values = values if values.__class__ in (tuple, list) else tuple(values)
-    if not _all_values(values):
-        try:
-            values = [_as_value(v, "sum") for v in values]
-        except TypeError as error:
-            return _apply_other_type(ops.SUM, values, error)
-    if not values:
-        return _leaf(0.0)
-    return _maken(ops.SUM, values if values.__class__ is tuple else tuple(values))
+    return _fused(ops.SUM, values, 0.0)
 
 
 def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
@@ -363,15 +355,20 @@ def logsumexp(values: Any) -> Value:
 
     Its local derivatives are the softmax of ``values``.  Of nothing it is -inf (log 0).
     """
+    return _fused(ops.LOGSUMEXP, values, -ops.inf)
+
+
+def _fused(rule: Op, values: Any, empty: float) -> Value:
+    """One ``rule`` node over all of ``values``; a constant leaf ``empty`` when there are none."""
     values = values if values.__class__ in (tuple, list) else tuple(values)
     if not _all_values(values):
         try:
-            values = [_as_value(v, "logsumexp") for v in values]
+            values = [_as_value(v, rule.name) for v in values]
         except TypeError as error:
-            return _apply_other_type(ops.LOGSUMEXP, values, error)
+            return _apply_other_type(rule, values, error)
     if not values:
-        return _leaf(-ops.inf)
-    return _maken(ops.LOGSUMEXP, values if values.__class__ is tuple else tuple(values))
+        return _leaf(empty)
+    return _maken(rule, values if values.__class__ is tuple else tuple(values))
 
 
 def _all_values(items: tuple | list) -> bool:
