@@ -64,6 +64,13 @@ class Value:
     def _op(self) -> str:
         return self.op
 
+    def _backward(self) -> None:
+        """One step of the chain rule, as the micrograd lecture calls it by hand: add this
+        node's grad times each local derivative into its parents (a no-op on leaves)."""
+        g = self.grad
+        for parent, local in zip(self.parents, self.local_grads):
+            parent.grad += g * local
+
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data}, grad={self.grad}{label})"

@@ -78,3 +78,27 @@ def test_same_weights_give_micrograds_numbers():
         assert acc_ours == acc_theirs
         for mine, other in zip(ours.parameters(), theirs.parameters()):
             assert math.isclose(mine.data, other.data, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_manual_backward_steps_of_the_lecture():
+    """The lecture backpropagates a neuron by hand: o.grad = 1.0, then node._backward() in reverse order."""
+    from autograd import Value
+
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1 = x1 * w1
+    x2w2 = x2 * w2
+    x1w1x2w2 = x1w1 + x2w2
+    n = x1w1x2w2 + b
+    o = n.tanh()
+    o.grad = 1.0
+    for node in (o, n, b, x1w1x2w2, x2w2, x1w1):
+        node._backward()
+    assert math.isclose(n.grad, 1 - o.data**2, rel_tol=1e-12)
+    by_hand = [v.grad for v in (x1, w1, x2, w2, b)]
+    for v in (x1, w1, x2, w2, b):
+        v.grad = 0.0
+    o.backward()
+    assert by_hand == [v.grad for v in (x1, w1, x2, w2, b)]
+    assert math.isclose(w1.grad, 1.0, rel_tol=1e-9) and math.isclose(x1.grad, -1.5, rel_tol=1e-9)
