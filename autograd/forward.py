@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
 from typing import Any, Callable, Iterator, Sequence
 
 from . import ops
 from . import value as _value
 from .engine import gradients
-from .ops import Op, to_float
+from .ops import Op, is_real, to_float
 from .value import Value, _leaf
 
 
@@ -109,7 +108,7 @@ class Dual:
             raise TypeError("** (pow) of a Dual does not take a modulo argument")
         if other.__class__ is Dual:
             return Dual._apply_rule(ops.POW, self, other)
-        if not _is_real(other):
+        if not is_real(other):
             return NotImplemented
         # The same row Value uses for a constant exponent (x**2 -> "**2").
         return Dual._apply_rule(ops.pow_const(to_float(other, "** exponent")), self)
@@ -155,10 +154,6 @@ class Dual:
 _new = object.__new__
 
 
-def _is_real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in x.__class__.__name__
-
-
 def _constant(x: Any, rule: Op) -> float:
     return x if x.__class__ is float else to_float(x, f"{rule.name}() argument")
 
@@ -170,13 +165,13 @@ def _binary(rule: Op, x: Any, y: Any) -> Any:
     # Anything that is neither a Dual nor a real number (a Value, a string, ...): let Python
     # try the other operand, then raise its usual TypeError naming both types.
     for operand in (x, y):
-        if operand.__class__ not in _NUMBER_CLASSES and not _is_real(operand):
+        if operand.__class__ not in _NUMBER_CLASSES and not is_real(operand):
             return NotImplemented
     return Dual._apply_rule(rule, x, y)
 
 
 def _as_floats(values: Any, what: str) -> list[float]:
-    if _is_real(values):
+    if is_real(values):
         return [to_float(values, what)]
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{what} must be a sequence of real numbers, got {values.__class__.__name__}: {values!r:.60}")
@@ -204,7 +199,7 @@ def _function_name(f: Callable[..., Any]) -> str:
 
 def _outputs(out: Any, f: Callable[..., Any]) -> tuple[list[Any], bool]:
     """f's result as a list of scalars and whether it was a sequence (so results keep its shape)."""
-    if isinstance(out, (Dual, Value)) or _is_real(out):
+    if isinstance(out, (Dual, Value)) or is_real(out):
         return [out], False
     if isinstance(out, (str, bytes)) or not hasattr(out, "__iter__"):
         raise TypeError(

@@ -167,6 +167,14 @@ def _fpow_dy(x: float, y: float) -> float:
 # number type with an ``_apply_rule`` classmethod (Value, forward mode's Dual, the code
 # generator's symbols) it asks that type to apply the row.
 
+def is_real(x: Any) -> bool:
+    """True for the numbers :func:`to_float` accepts: int, float, Fraction, numpy real scalars (no bools)."""
+    cls = x.__class__
+    if cls is float or cls is int:
+        return True
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in cls.__name__
+
+
 def to_float(x: Any, where: str) -> float:
     """Convert a real number to float; TypeError naming ``where`` and the type otherwise."""
     cls = x.__class__
@@ -177,7 +185,7 @@ def to_float(x: Any, where: str) -> float:
             return float(x)
         except OverflowError:  # an int beyond float range; copysign(inf, x) would overflow too
             return inf if x > 0 else -inf
-    if isinstance(x, numbers.Real) and not isinstance(x, bool) and "bool" not in cls.__name__:
+    if is_real(x):
         return float(x)
     raise TypeError(
         f"{where} must be a real number (int, float, Fraction or numpy real scalar), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import ops
-from .ops import Op, to_float
+from .ops import Op, is_real, to_float
 
 _new = object.__new__
 
@@ -142,7 +142,7 @@ class Value:
             return _make1(ops.pow_const(to_float(other, "** exponent")), self)
         if isinstance(other, Value):
             return _make2(ops.POW, self, other)
-        if _is_real(other):
+        if is_real(other):
             return _make1(ops.pow_const(to_float(other, "** exponent")), self)
         return NotImplemented
 
@@ -202,14 +202,6 @@ class Value:
     def _apply_rule(cls, rule: Op, *args: Any) -> Value:
         """Apply a row of the rule table to Values (numbers become constant leaves)."""
         return make(rule, tuple(_as_value(a, rule.name) for a in args))
-
-
-def _is_real(x: Any) -> bool:
-    try:
-        to_float(x, "")
-    except TypeError:
-        return False
-    return True
 
 
 def _leaf(data: float) -> Value:
