@@ -10,12 +10,23 @@ from .ops import to_float
 from .value import Value, _leaf
 
 
-def topological_order(root: Value) -> list[Value]:
-    """Interior nodes reachable from ``root``, every node after all of its parents.
+def topological_order(root: Value, *, include_leaves: bool = False) -> list[Value]:
+    """Nodes reachable from ``root``, every node after all of its parents.
 
     Iterative depth-first search: no recursion, so a chain of 10**6 ops is fine.
-    Leaves are not listed (they have nothing to propagate to).
+    Leaves are listed only with ``include_leaves=True`` (backward has nothing to propagate
+    to them); then they come first, in the order they are first met.
     """
+    if include_leaves:
+        interior = topological_order(root)
+        leaves: dict[Value, None] = {}
+        for node in interior:
+            for parent in node.parents:
+                if parent._rule is None:
+                    leaves[parent] = None
+        if root._rule is None:
+            leaves[root] = None
+        return list(leaves) + interior
     order: list[Value] = []
     if root._rule is None:
         return order

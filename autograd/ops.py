@@ -193,6 +193,21 @@ def to_float(x: Any, where: str) -> float:
     )
 
 
+def require_row(rule: Op, mode: str) -> None:
+    """Raise NotImplementedError unless ``rule`` is a real row of the table.
+
+    Nodes built micrograd-style (``Value(data, _children, _op)`` with a ``_backward``
+    closure) carry a placeholder row with ``forward is None``: eager backward runs their
+    closure, but ``mode`` (create_graph, jvp, compile_graph, compile_batched) needs the
+    derivative as a rule, which ``autograd.defop`` registers.
+    """
+    if rule.forward is None:
+        raise NotImplementedError(
+            f"{mode}: op {rule.name!r} was built micrograd-style with a _backward closure, which "
+            f"{mode} cannot use; register it as a row with autograd.defop({rule.name!r}, forward, local)"
+        )
+
+
 def apply(rule: Op, *args: Any) -> Any:
     """Apply ``rule`` to floats, or let the first argument type that knows how apply it."""
     for a in args:
