@@ -328,6 +328,13 @@ abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kep
 step = _unary(STEP, _fstep)
 sign = _unary(SIGN, _fsign)
 
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    f.__name__: f for f in (exp, log, sqrt, tanh, sigmoid, relu, softplus, abs)
+}
+"""The named functions users call (``autograd.exp``, ``Value.exp``, ``valuegrad graph "exp(x)"``), by
+row name; :func:`autograd.defop` adds to it.  Operators and the helper rows (step, sign, pow_dx,
+pow_dy) are not in it; the n-ary ``sum``, ``dot`` and ``logsumexp`` live in :mod:`autograd.value`."""
+
 
 def pow_dx(x: Any, y: Any) -> Any:
     """d(x**y)/dx on the reals (see :data:`POW_DX`)."""
