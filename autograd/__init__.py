@@ -2,11 +2,20 @@
 
 from .anomaly import detect_anomaly
 from .compile import CompiledGraph, compile_graph
-from .engine import backward, grad, gradients, no_grad, topological_order, value_and_grad
+from .engine import (
+    backward,
+    grad,
+    gradients,
+    is_grad_enabled,
+    no_grad,
+    set_grad_mode,
+    topological_order,
+    value_and_grad,
+)
 from .forward import Dual, jacobian, jvp
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
-from .ops import exp, log, relu, sigmoid, softplus, sqrt, tanh
+from .ops import defop, exp, log, relu, sigmoid, softplus, sqrt, tanh
 from .render import draw, draw_dot, to_dot
 from .value import Value, dot, logsumexp
 from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of __all__
@@ -21,11 +30,13 @@ __all__ = [
     "backward",
     "compile_graph",
     "detect_anomaly",
+    "defop",
     "dot",
     "draw",
     "draw_dot",
     "exp",
     "grad",
+    "is_grad_enabled",
     "gradcheck",
     "gradients",
     "jacobian",
@@ -35,6 +46,7 @@ __all__ = [
     "no_grad",
     "numerical_grad",
     "relu",
+    "set_grad_mode",
     "sigmoid",
     "softplus",
     "sqrt",

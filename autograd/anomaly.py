@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 from . import value as _value
 from .value import Value
@@ -102,26 +102,28 @@ def _float(x: Any) -> float:
     return x.data if isinstance(x, Value) else x
 
 
-def checked_gradients(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Value, Any]:
-    """engine.gradients with a check on every step of the backward (used while detect_anomaly is on)."""
-    from .engine import topological_order
+def checked_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
+    """The backward loop's step with a check on every contribution and every sum.
 
-    grads: dict[Value, Any] = {root: seed}
-    for node in reversed(topological_order(root)):
-        g = grads[node]
+    The engine calls it once per node (it is the engine's loop, not a copy of it).  A
+    micrograd-style node runs its own closure, and its parents' grads are checked after.
+    """
+
+    def step(node: Value) -> None:
+        g = node.grad
         parents = node.parents
         # The inputs of one backward step: the upstream gradient and the node's own data.
         # Gradients or data that are already NaN only propagate an earlier anomaly.
         step_inputs = (_float(g), node.data, *[p.data for p in parents])
-        if create_graph:
-            try:
-                local_grads = node._rule.local(*parents, node)
-            except FloatingPointError as error:
-                raise FloatingPointError(
-                    f"{error} (while building the backward of op {node.op!r} created at {creation_site(node)})"
-                ) from None
-        else:
-            local_grads = node.local_grads
+        if node._rule.forward is None:
+            _checked_closure(node, parents, step_inputs)
+            return
+        try:
+            local_grads = local_grads_of(node)
+        except FloatingPointError as error:
+            raise FloatingPointError(
+                f"{error} (while building the backward of op {node.op!r} created at {creation_site(node)})"
+            ) from None
         for parent, local in zip(parents, local_grads):
             try:
                 contribution = g * local
@@ -129,27 +131,30 @@ def checked_gradients(root: Value, seed: Any, *, create_graph: bool = False) -> 
                 raise _backward_error(node, g, local, math.nan) from None
             if _anomalous(_float(contribution), step_inputs):
                 raise _backward_error(node, g, local, contribution)
-            previous = grads.get(parent)
-            if previous is None:
-                grads[parent] = contribution
-                continue
+            previous = parent.grad
             try:
                 total = previous + contribution
             except FloatingPointError:  # inf + -inf between Values: report it as an accumulation
                 raise _accumulation_error(parent, previous, contribution, math.nan) from None
             if _anomalous(_float(total), (_float(previous), _float(contribution))):
                 raise _accumulation_error(parent, previous, contribution, total)
-            grads[parent] = total
-    return grads
+            parent.grad = total
+
+    return step
 
 
-def checked_backward(root: Value, seed: float) -> None:
-    """engine.backward's float path with a check on every step (used while detect_anomaly is on)."""
-    for node, g in checked_gradients(root, seed).items():
-        if node._rule is None:
-            node.grad += g  # leaves accumulate across calls
-        else:
-            node.grad = g  # interior nodes hold exactly this call's gradient
+def _checked_closure(node: Value, parents: tuple[Value, ...], step_inputs: tuple) -> None:
+    before = [_float(p.grad) for p in parents]
+    node._backward()
+    for parent, previous in zip(parents, before):
+        after = _float(parent.grad)
+        if _anomalous(after, (*step_inputs, previous)):
+            args = ", ".join(repr(p.data) for p in parents)
+            raise FloatingPointError(
+                f"detect_anomaly: the _backward closure of op {node.op!r} made the gradient of an input "
+                f"{after!r} (it was {previous!r}; upstream gradient {step_inputs[0]!r}) from inputs ({args}) "
+                f"with output {node.data!r}; the node was created at {creation_site(node)}"
+            )
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -159,7 +164,7 @@ class detect_anomaly(contextlib.ContextDecorator):
     contribution; the first NaN produced from non-NaN inputs raises, naming the op, its input
     values and the file:line where the node was created.  ``check_inf=True`` also flags
     ±inf produced from finite inputs.  Inactive, it costs nothing: the node makers are only
-    swapped while the block runs.  The switch is process-wide, not per thread.
+    swapped while the block runs.  The switch is process-wide (as PyTorch's), not per thread.
     """
 
     def __init__(self, *, check_inf: bool = False) -> None:
@@ -172,12 +177,16 @@ class detect_anomaly(contextlib.ContextDecorator):
         return detect_anomaly(check_inf=self.check_inf)  # a fresh instance per decorated call
 
     def __enter__(self) -> detect_anomaly:
-        self._saved.append((_value._Mode.anomaly_wrapper, _Settings.check_inf))
-        _Settings.check_inf = self.check_inf
-        _value._Mode.anomaly_wrapper = _wrap
-        _value._refresh_makers()
+        with _value._lock:
+            mode = _value._Mode
+            self._saved.append((mode.anomaly_wrapper, mode.anomaly_step, _Settings.check_inf))
+            _Settings.check_inf = self.check_inf
+            mode.anomaly_wrapper, mode.anomaly_step = _wrap, checked_step
+            _value._refresh_makers()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _value._Mode.anomaly_wrapper, _Settings.check_inf = self._saved.pop()
-        _value._refresh_makers()
+        with _value._lock:
+            mode = _value._Mode
+            mode.anomaly_wrapper, mode.anomaly_step, _Settings.check_inf = self._saved.pop()
+            _value._refresh_makers()

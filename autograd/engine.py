@@ -1,13 +1,14 @@
-"""Reverse mode: iterative topological order, backward, grad / value_and_grad, no_grad."""
+"""Reverse mode: the one traversal, the one backward loop, grad / value_and_grad, and the grad mode."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Callable, Sequence
 
+from . import ops
 from . import value as _value
 from .ops import to_float
-from .value import Value, _leaf
+from .value import Value, _leaf, make
 
 
 def topological_order(root: Value, *, include_leaves: bool = False) -> list[Value]:
@@ -70,15 +71,17 @@ def topological_order(root: Value, *, include_leaves: bool = False) -> list[Valu
 _POST = object()
 
 
-def _backward_order(root: Value) -> list[Value]:
-    """``topological_order(root)`` (the same list) for backward, which may scribble on ``.grad``.
+def _walk_for_backward(root: Value) -> tuple[list[Value], list[Value], list[Any]]:
+    """``topological_order(root)``, plus the leaves reachable from it and their current grads.
 
-    Instead of a set, an expanded node's ``.grad`` is set to this call's fresh NaN object and
-    checked by identity: backward resets every interior grad right after, and the same
-    walk costs ~25% less on large graphs.  A fresh object per call means a walk interrupted
-    half-way (KeyboardInterrupt) can never mislead a later one.
+    The same walk as :func:`topological_order`, but instead of a set every node met gets this
+    call's fresh NaN object as its ``.grad``, checked by identity (about 25% faster on large
+    graphs).  Backward sets every one of those grads right after.  A fresh object per call
+    means a walk interrupted half-way (KeyboardInterrupt) can never mislead a later one.
     """
     order: list[Value] = []
+    leaves: list[Value] = []
+    saved: list[Any] = []
     mark = float("nan")
     stack: list[Any] = [root]
     push = stack.append
@@ -96,44 +99,62 @@ def _backward_order(root: Value) -> list[Value]:
         push(_POST)
         a = node._a
         b = node._b
+        # Parents are pushed last-first (b before a), so the first parent is expanded first.
         if b is not None:
-            if b._rule is not None and b.grad is not mark:
-                push(b)
-            if a._rule is not None and a.grad is not mark:
-                push(a)
+            if b.grad is not mark:
+                if b._rule is not None:
+                    push(b)
+                else:
+                    leaves.append(b)
+                    saved.append(b.grad)
+                    b.grad = mark
+            if a.grad is not mark:
+                if a._rule is not None:
+                    push(a)
+                else:
+                    leaves.append(a)
+                    saved.append(a.grad)
+                    a.grad = mark
         elif a.__class__ is tuple:
             for p in a:
-                if p._rule is not None and p.grad is not mark:
-                    push(p)
-        elif a._rule is not None and a.grad is not mark:
-            push(a)
-    return order
-
-
-def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> None:
-    """d(root)/d(node) for every node reachable from ``root`` (see ``Value.backward``)."""
-    if create_graph:
-        seed = grad if isinstance(grad, Value) else _leaf(to_float(grad, "backward() grad"))
-        grads = gradients(root, seed, create_graph=True)
-        for node, g in grads.items():
-            if node._rule is None:
-                node.grad = node.grad + g  # leaves accumulate
+                if p.grad is not mark:
+                    if p._rule is not None:
+                        push(p)
+                    else:
+                        leaves.append(p)
+                        saved.append(p.grad)
+                        p.grad = mark
+        elif a.grad is not mark:
+            if a._rule is not None:
+                push(a)
             else:
-                node.grad = g
-        return
-    seed = to_float(grad, "backward() grad")
-    if _value._Mode.anomaly_wrapper is not None:  # detect_anomaly() is on: the checking loop
-        from .anomaly import checked_backward
+                leaves.append(a)
+                saved.append(a.grad)
+                a.grad = mark
+    return order, leaves, saved
 
-        return checked_backward(root, seed)
-    if root._rule is None:  # a leaf: nothing to propagate
-        root.grad += seed
-        return
-    order = _backward_order(root)
+
+def _propagate(root: Value, seed: Any, step: Callable[[Value], None] | None) -> tuple[list[Value], list[Any]]:
+    """THE backward loop: every node's ``.grad`` becomes d(root)/d(node) for this call alone.
+
+    Returns the reachable leaves and the grads they held before, for the caller to combine
+    (backward adds them back: leaves accumulate across calls; gradients restores them).
+    Each leaf collects this call's contributions in its own buffer, starting at 0.0, so a
+    second call adds exactly the same number (no cancellation against the first call's).
+    ``step(node)``, when given, does one node's chain-rule step (create_graph, anomaly
+    checks); the inline float step below is the fast path.  A micrograd-style node (no
+    local derivatives: ``_da is None``) runs its own ``_backward`` closure.
+    """
+    order, leaves, saved = _walk_for_backward(root)
     for node in order:
         node.grad = 0.0
+    for leaf in leaves:
+        leaf.grad = 0.0
     root.grad = seed
     for node in reversed(order):
+        if step is not None:
+            step(node)
+            continue
         g = node.grad
         a = node._a
         b = node._b
@@ -141,35 +162,94 @@ def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> Non
             a.grad += g * node._da
             b.grad += g * node._db
         elif a.__class__ is tuple:
-            for parent, local in zip(a, node._da):
+            local_grads = node._da
+            if local_grads is None:
+                node._backward()
+                continue
+            for parent, local in zip(a, local_grads):
                 parent.grad += g * local
         else:
             a.grad += g * node._da
+    return leaves, saved
+
+
+def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
+    """A chain-rule step taking its local derivatives from ``local_grads_of(node)``."""
+
+    def step(node: Value) -> None:
+        g = node.grad
+        for parent, local in zip(node.parents, local_grads_of(node)):
+            parent.grad = parent.grad + g * local
+
+    return step
+
+
+def float_local_grads(node: Value) -> tuple:
+    """The local derivatives computed in the forward pass (the eager step's)."""
+    return node.local_grads
+
+
+def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
+    """``create_graph``'s local derivatives: the node's row applied to Values.
+
+    They are computed on a replica of the forward graph (same rows, same leaves), so the
+    gradient Values never refer to the original interior nodes: an interior node's ``.grad``
+    does not keep the node alive through a reference cycle.
+    """
+    replicas: dict[Value, Value] = {}
+    with set_grad_mode(True):
+        for node in topological_order(root):
+            rule = node._rule
+            ops.require_row(rule, "backward(create_graph=True)")
+            replicas[node] = make(rule, tuple([replicas.get(p, p) for p in node.parents]))
+
+    def local_grads_of(node: Value) -> tuple:
+        replica = replicas[node]
+        with set_grad_mode(True):
+            return node._rule.local(*replica.parents, replica)
+
+    return local_grads_of
+
+
+def _step_for(root: Value, create_graph: bool) -> Callable[[Value], None] | None:
+    """This call's step: None (the inline float step) unless create_graph or detect_anomaly asks."""
+    local_grads_of = _graph_local_grads(root) if create_graph else float_local_grads
+    check = _value._Mode.anomaly_step
+    if check is not None:  # detect_anomaly() is on: its step checks every contribution
+        return check(local_grads_of)
+    return chain_step(local_grads_of) if create_graph else None
+
+
+def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> None:
+    """d(root)/d(node) for every node reachable from ``root`` (see ``Value.backward``)."""
+    if create_graph:
+        seed: Any = grad if isinstance(grad, Value) else _leaf(to_float(grad, "backward() grad"))
+    else:
+        seed = to_float(grad, "backward() grad")
+    if root._rule is None:  # a leaf: nothing to propagate
+        root.grad = root.grad + seed
+        return
+    leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
+    for leaf, previous in zip(leaves, saved):
+        leaf.grad = previous + leaf.grad  # leaves accumulate across calls
 
 
 def gradients(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Value, Any]:
-    """Map every node reachable from ``root`` to d(root)/d(node), touching no ``.grad``.
+    """Map every node reachable from ``root`` to d(root)/d(node), leaving every ``.grad`` as it was.
 
-    With ``create_graph`` the local derivatives are recomputed from the rule table on
-    Values, so the returned gradients are Values with a graph of their own.
+    The same loop as :func:`backward`, run on the graph's ``.grad`` slots and then undone.
+    With ``create_graph`` the gradients are Values with a graph of their own.
     """
-    if _value._Mode.anomaly_wrapper is not None:  # detect_anomaly() is on: the checking loop
-        from .anomaly import checked_gradients
-
-        return checked_gradients(root, seed, create_graph=create_graph)
-    grads: dict[Value, Any] = {root: seed}
-    for node in reversed(topological_order(root)):
-        g = grads[node]
-        parents = node.parents
-        if create_graph:
-            local_grads = node._rule.local(*parents, node)
-        else:
-            local_grads = node.local_grads
-        for parent, local in zip(parents, local_grads):
-            contribution = g * local
-            previous = grads.get(parent)
-            grads[parent] = contribution if previous is None else previous + contribution
-    return grads
+    nodes = topological_order(root, include_leaves=True)
+    before = [node.grad for node in nodes]
+    try:
+        if root._rule is None:
+            return {root: seed}
+        _propagate(root, seed, _step_for(root, create_graph))
+        return {node: node.grad for node in nodes}
+    finally:
+        for node, previous in zip(nodes, before):
+            node.grad = previous
 
 
 def _argnums_tuple(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -209,11 +289,7 @@ def value_and_grad(
             inputs.append(arg)
         # A function transform: an enclosing no_grad() (e.g. numerical_grad of grad(f)) must
         # not turn f's graph into constants and its gradient into 0.
-        grad_was_enabled = _value._Mode.grad_enabled
-        if not grad_was_enabled:
-            _value._Mode.grad_enabled = True
-            _value._refresh_makers()
-        try:
+        with set_grad_mode(True):
             out = f(*call_args)
             if not isinstance(out, Value):
                 out = _leaf(to_float(out, f"return value of {getattr(f, '__name__', 'f')}"))
@@ -226,10 +302,6 @@ def value_and_grad(
                 grads = gradients(out, 1.0)
                 result = [float(grads.get(x, 0.0)) for x in inputs]
                 value = out.data
-        finally:
-            if not grad_was_enabled:
-                _value._Mode.grad_enabled = False
-                _value._refresh_makers()
         return value, (result[0] if isinstance(argnums, int) else tuple(result))
 
     value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
@@ -249,21 +321,42 @@ def grad(
     return grad_f
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: ops inside record no parents (results are leaves).
+class set_grad_mode(contextlib.ContextDecorator):
+    """Context manager and decorator: ops in this thread record parents (True) or not (False).
 
-    The switch is process-wide, not per thread.
+    The one switch behind :class:`no_grad`, function transforms such as :func:`grad` (which
+    record even inside no_grad) and jacobian.  Per thread, as PyTorch's grad mode; nests.
     """
 
-    def _recreate_cm(self) -> no_grad:
-        return no_grad()  # a fresh instance per decorated call, so recursion nests correctly
+    def __init__(self, enabled: bool) -> None:
+        if not isinstance(enabled, bool):
+            raise TypeError(f"set_grad_mode(): enabled must be a bool, got {type(enabled).__name__}: {enabled!r:.60}")
+        self.enabled = enabled
+        self._previous: list[bool] = []
 
-    def __enter__(self) -> no_grad:
-        self._previous = _value._Mode.grad_enabled
-        _value._Mode.grad_enabled = False
-        _value._refresh_makers()
+    def _recreate_cm(self) -> set_grad_mode:
+        return type(self)(self.enabled) if type(self) is set_grad_mode else type(self)()
+
+    def __enter__(self) -> set_grad_mode:
+        self._previous.append(_value.set_grad_enabled(self.enabled))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _value._Mode.grad_enabled = self._previous
-        _value._refresh_makers()
+        _value.set_grad_enabled(self._previous.pop())
+
+
+class no_grad(set_grad_mode):
+    """Context manager and decorator: ops inside record no parents (results are leaves).
+
+    Per thread, as in PyTorch: another thread keeps recording.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+    def __enter__(self) -> no_grad:
+        super().__enter__()
+        return self
+
+
+is_grad_enabled = _value.grad_enabled

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from . import ops
-from . import value as _value
-from .engine import gradients
+from .engine import gradients, set_grad_mode
 from .ops import Op, is_real, to_float
 from .value import Value, _leaf
 
@@ -155,17 +153,26 @@ _new = object.__new__
 
 
 def _constant(x: Any, rule: Op) -> float:
-    return x if x.__class__ is float else to_float(x, f"{rule.name}() argument")
+    if x.__class__ is float:
+        return x
+    if isinstance(x, Value) and x._rule is None:
+        return x.data  # a constant leaf (e.g. autograd.sum([1.0, 2.0])): no tangent
+    return to_float(x, f"{rule.name}() argument")
 
 
 _NUMBER_CLASSES = frozenset((Dual, float, int))
 
 
+def _is_constant_leaf(x: Any) -> bool:
+    return isinstance(x, Value) and x._rule is None
+
+
 def _binary(rule: Op, x: Any, y: Any) -> Any:
-    # Anything that is neither a Dual nor a real number (a Value, a string, ...): let Python
-    # try the other operand, then raise its usual TypeError naming both types.
+    # Anything that is neither a Dual nor a real number nor a constant leaf Value (an
+    # interior Value, a string, ...): let Python try the other operand, then raise its usual
+    # TypeError naming both types.
     for operand in (x, y):
-        if operand.__class__ not in _NUMBER_CLASSES and not is_real(operand):
+        if operand.__class__ not in _NUMBER_CLASSES and not is_real(operand) and not _is_constant_leaf(operand):
             return NotImplemented
     return Dual._apply_rule(rule, x, y)
 
@@ -178,19 +185,6 @@ def _as_floats(values: Any, what: str) -> list[float]:
     return [
         (v.data if isinstance(v, Value) else to_float(v, f"{what}[{i}]")) for i, v in enumerate(values)
     ]
-
-
-@contextlib.contextmanager
-def _grad_enabled() -> Iterator[None]:
-    """Record f's graph even inside an enclosing no_grad(): jacobian is a function transform."""
-    was_enabled = _value._Mode.grad_enabled
-    _value._Mode.grad_enabled = True
-    _value._refresh_makers()
-    try:
-        yield
-    finally:
-        _value._Mode.grad_enabled = was_enabled
-        _value._refresh_makers()
 
 
 def _function_name(f: Callable[..., Any]) -> str:
@@ -259,7 +253,7 @@ def jacobian(f: Callable[..., Any], inputs: Sequence[Any], *, mode: str = "forwa
         return [[columns[j][i] for j in range(n)] for i in range(m)]
     if mode == "reverse":
         leaves = [_leaf(x) for x in xs]
-        with _grad_enabled():
+        with set_grad_mode(True):  # a function transform: record even inside no_grad()
             out, _ = _outputs(f(*leaves), f)
         rows = []
         for y in out:
@@ -271,3 +265,17 @@ def jacobian(f: Callable[..., Any], inputs: Sequence[Any], *, mode: str = "forwa
                 rows.append([0.0] * n)
         return rows
     raise ValueError(f"jacobian(): mode must be 'forward' or 'reverse', got {mode!r}")
+
+
+def _install_method(rule: Op) -> None:
+    """``Dual.<rule.name>()`` for a row registered with autograd.defop."""
+
+    def method(self: Dual, *others: Any) -> Dual:
+        return Dual._apply_rule(rule, self, *others)
+
+    method.__name__ = method.__qualname__ = rule.name
+    setattr(Dual, rule.name, method)
+
+
+ops._method_installers.append(_install_method)
+ops._name_checks.append(lambda name: hasattr(Dual, name))

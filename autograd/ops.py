@@ -25,13 +25,23 @@ inf = math.inf
 nan = math.nan
 # Fused rows add left to right, exactly like a chain of `+` (and like compile_graph's
 # generated code).  Python 3.12 made sum() of floats compensated, so there it is replaced.
-_builtin_sum = sum if sys.version_info < (3, 12) else lambda items: reduce(_add, items, 0.0)
+# The start is -0.0, the identity of IEEE addition (-0.0 + x == x for every x, -0.0
+# included), so a sum of [-0.0] is -0.0 as the chain gives, where a start of 0.0 gives +0.0.
+if sys.version_info < (3, 12):
+    def _builtin_sum(items: Any) -> float:
+        return sum(items, -0.0)
+else:
+    def _builtin_sum(items: Any) -> float:
+        return reduce(_add, items, -0.0)
 
 
 class Op:
     """One row of the rule table: a named forward function and its local derivatives."""
 
     __slots__ = ("name", "arity", "forward", "local")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (row_named, (self.name,))  # rows pickle by name: their functions may be lambdas
 
     def __init__(self, name: str, arity: int, forward: Callable[..., float], local: Callable[..., tuple]):
         self.name = name
@@ -124,6 +134,16 @@ def _flogsumexp(*xs: float) -> float:
     if m == inf or m == -inf:  # inf - inf would make nan below; the sum is inf or 0 there
         return m
     return m + math.log(math.fsum([math.exp(x - m) for x in xs]))
+
+
+def _fsech2(x: float) -> float:
+    """sech(x)**2 = 1 - tanh(x)**2, computed from x: exact where 1 - tanh**2 cancels.
+
+    With t = e^(-2|x|): sech**2 = 4t / (1 + t)**2.  At x = 20 that is 1.7e-17 (1 - tanh**2
+    gives 0.0 from |x| ~ 19 on and is 1.7e-4 off at 15); it underflows to 0 near |x| = 373.
+    """
+    t = math.exp(-2.0 * math.fabs(x))
+    return 4.0 * t / ((1.0 + t) * (1.0 + t))
 
 
 def _frelu(x: float) -> float:
@@ -254,8 +274,10 @@ POW = Op("**", 2, _fpow, lambda x, y, out: (pow_dx(x, y), pow_dy(x, y)))
 EXP = Op("exp", 1, _fexp, lambda x, out: (out,))
 LOG = Op("log", 1, _flog, lambda x, out: (div(1.0, x),))
 SQRT = Op("sqrt", 1, _fsqrt, lambda x, out: (div(0.5, out),))
-TANH = Op("tanh", 1, math.tanh, lambda x, out: (1.0 - out * out,))
-SIGMOID = Op("sigmoid", 1, _fsigmoid, lambda x, out: (out * (1.0 - out),))
+# Derivatives written from the input where the output form cancels: tanh' = sech**2 (not
+# 1 - tanh**2, which is 0.0 for |x| > 19), sigmoid' = s(x) s(-x) (not s(1 - s), 0.0 for x > 37).
+TANH = Op("tanh", 1, math.tanh, lambda x, out: (sech2(x),))
+SIGMOID = Op("sigmoid", 1, _fsigmoid, lambda x, out: (out * sigmoid(-x),))
 RELU = Op("relu", 1, _frelu, lambda x, out: (step(x),))
 ABS = Op("abs", 1, math.fabs, lambda x, out: (sign(x),))
 # softplus' = sigmoid exactly (also at 0), so BCE with logits, softplus(z) - z*y, has the
@@ -265,6 +287,7 @@ SOFTPLUS = Op("softplus", 1, _fsoftplus, lambda x, out: (sigmoid(x),))
 # they make second derivatives through those ops exact.  step and sign are piecewise
 # constant: derivative 0.  pow_dx(x, y) and pow_dy(x, y) = d(x**y)/dx and /dy on the reals.
 STEP = Op("step", 1, _fstep, lambda x, out: (0.0,))
+SECH2 = Op("sech2", 1, _fsech2, lambda x, out: (-2.0 * tanh(x) * out,))
 SIGN = Op("sign", 1, _fsign, lambda x, out: (0.0,))
 POW_DX = Op(
     "pow_dx", 2, _fpow_dx, lambda x, y, out: (y * pow_dx(x, y - 1.0), power(x, y - 1.0) + y * pow_dy(x, y - 1.0))
@@ -312,9 +335,9 @@ def pow_const(c: float) -> Op:
 RULES: dict[str, Op] = {
     op.name: op
     for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, SOFTPLUS)
-    + (STEP, SIGN, POW_DX, POW_DY, SUM, DOT, LOGSUMEXP)
+    + (STEP, SIGN, SECH2, POW_DX, POW_DY, SUM, DOT, LOGSUMEXP)
 }
-"""Every fixed row by name; ``x ** c`` rows come from :func:`pow_const`."""
+"""Every row by name (:func:`defop` adds to it); ``x ** c`` rows come from :func:`pow_const`."""
 
 # Dispatching functions: floats in, floats out; Values (or duals, symbols) in, the same out.
 exp = _unary(EXP, _fexp)
@@ -327,6 +350,7 @@ softplus = _unary(SOFTPLUS, _fsoftplus)
 abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
 step = _unary(STEP, _fstep)
 sign = _unary(SIGN, _fsign)
+sech2 = _unary(SECH2, _fsech2)
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (exp, log, sqrt, tanh, sigmoid, relu, softplus, abs)
@@ -348,3 +372,111 @@ def pow_dy(x: Any, y: Any) -> Any:
     if x.__class__ is float and y.__class__ is float:
         return _fpow_dy(x, y)
     return apply(POW_DY, x, y)
+
+
+# ---------------------------------------------------------------------------------------
+# Rows made at run time: micrograd-style closure nodes and user ops (defop).
+
+@lru_cache(maxsize=None)
+def closure_row(name: str) -> Op:
+    """The placeholder row of nodes built micrograd-style, ``Value(data, _children, _op)``.
+
+    Their derivative is the ``_backward`` closure the user assigns, so the row has no
+    forward and no local: eager backward runs the closure, and :func:`require_row` tells
+    every other mode to ask for a real row from :func:`defop`.
+    """
+    return Op(name, -1, None, None)  # type: ignore[arg-type]
+
+
+def row_named(name: str) -> Op:
+    """The row called ``name``: a table row, a ``**c`` row, or a closure placeholder."""
+    rule = RULES.get(name)
+    if rule is not None:
+        return rule
+    if name.startswith("**"):
+        try:
+            return pow_const(float(name[2:]))
+        except ValueError:
+            pass
+    return closure_row(name)
+
+
+# Types whose instances get a method per row (``Value.softsign()``, ``Dual.softsign()``):
+# each registers an installer here at import; defop calls them all.
+_method_installers: list[Callable[[Op], None]] = []
+
+
+def _checked_local(name: str, arity: int, local: Callable[..., Any]) -> Callable[..., tuple]:
+    def checked(*args: Any) -> tuple:
+        result = local(*args)
+        if not isinstance(result, tuple):
+            result = tuple(result) if isinstance(result, list) else (result,)
+        expected = arity if arity >= 0 else len(args) - 1
+        if len(result) != expected:
+            raise ValueError(
+                f"defop {name!r}: local must return {expected} local derivative(s), one per input, "
+                f"got {len(result)}: {result!r:.80}"
+            )
+        return result
+
+    checked.__name__ = checked.__qualname__ = f"{name}_local"
+    return checked
+
+
+def _checked_forward(name: str, forward: Callable[..., Any]) -> Callable[..., float]:
+    def checked(*xs: float) -> float:
+        out = forward(*xs)
+        return out if out.__class__ is float else to_float(out, f"defop {name!r}: forward result")
+
+    checked.__name__ = checked.__qualname__ = name
+    return checked
+
+
+def defop(
+    name: str, forward: Callable[..., Any], local: Callable[..., Any], *, arity: int = 1
+) -> Callable[..., Any]:
+    """Register a row of the rule table and return its dispatching function.
+
+    ``forward(*xs)`` maps floats to a float (follow IEEE: return inf or nan rather than
+    raise).  ``local(*xs, out)`` returns one local derivative per input, written with
+    arithmetic and the dispatching functions (``autograd.exp``, ``ops.div``, other defop
+    functions, ...), so the same function serves every mode: floats in eager backward,
+    Values for ``create_graph``, duals for ``jvp``, arrays for ``compile_batched`` and
+    source text for ``compile_graph``.  ``arity`` is the number of inputs (-1: any number).
+
+    Afterwards ``f = defop(...)`` works on floats, Values and duals, ``Value.<name>()``
+    exists, and graph pictures label the node ``name``.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"defop(): name must be a public Python identifier, got {name!r:.60}")
+    if name in RULES or name in FUNCTIONS or any(_taken(name)):
+        raise ValueError(f"defop(): the name {name!r} is taken (an existing op or method); pick another")
+    if isinstance(arity, bool) or not isinstance(arity, int) or not (arity >= 1 or arity == -1):
+        raise ValueError(f"defop(): arity must be a positive int or -1 (any number), got {arity!r:.60}")
+    if not callable(forward):
+        raise TypeError(f"defop(): forward must be callable, got {type(forward).__name__}")
+    if not callable(local):
+        raise TypeError(f"defop(): local must be callable, got {type(local).__name__}")
+    rule = Op(name, arity, _checked_forward(name, forward), _checked_local(name, arity, local))
+    if arity == 1:
+        function = _unary(rule, rule.forward)
+    else:
+        def function(*args: Any) -> Any:
+            if arity >= 0 and len(args) != arity:
+                raise TypeError(f"{name}() takes {arity} arguments, got {len(args)}")
+            return apply(rule, *args)
+
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = f"{name}(...) for floats or Values (registered with defop)."
+    RULES[name] = rule
+    FUNCTIONS[name] = function
+    for install in _method_installers:
+        install(rule)
+    return function
+
+
+_name_checks: list[Callable[[str], bool]] = []
+
+
+def _taken(name: str) -> list[bool]:
+    return [check(name) for check in _name_checks]

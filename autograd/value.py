@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterable
 
 from . import ops
 from .ops import Op, is_real, to_float
@@ -22,12 +23,38 @@ class Value:
     __slots__ = ("data", "grad", "label", "_rule", "_a", "_b", "_da", "_db", "__weakref__")
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
-    def __init__(self, data: Any, *, label: str = "") -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Value:
+        # What users construct takes attributes of their own (``p.m = 0.0``, micrograd's
+        # ``out._backward = closure``): a UserValue, which adds a ``__dict__``.  Nodes the
+        # operators build stay plain Values: on CPython 3.11 a ``__dict__`` costs 32 bytes
+        # per object even while empty, which would take a node from 139 to 171 bytes.
+        return _new(UserValue if cls is Value else cls)
+
+    def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
         self.data = to_float(data, "Value() data")
         self.grad = 0.0
+        if label.__class__ is not str:
+            raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r:.60}")
         self.label = label
         self._rule = None
         self._a = self._b = self._da = self._db = None
+        if _children == ():
+            return
+        # micrograd's constructor: an op computed by the caller, whose derivative is the
+        # ``_backward`` closure the caller assigns next.  It records parents like any op
+        # (none under no_grad()) and carries a placeholder row, so modes that need a real
+        # row (create_graph, jvp, compile_graph) can say so by name.
+        children = tuple(_children)
+        for child in children:
+            if not isinstance(child, Value):
+                if hasattr(child.__class__, "_apply_rule"):  # forward mode's Dual: a closure has no row
+                    ops.require_row(ops.closure_row(_op), "forward mode (jvp, Dual)")
+                raise TypeError(f"Value() _children must hold Values, got {type(child).__name__}: {child!r:.60}")
+        if _op.__class__ is not str:
+            raise TypeError(f"Value() _op must be a str, got {type(_op).__name__}: {_op!r:.60}")
+        if children and grad_enabled():
+            self._rule = ops.closure_row(_op)
+            self._a = children
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -47,9 +74,12 @@ class Value:
 
     @property
     def local_grads(self) -> tuple:
-        """d(self)/d(parent) for each parent, as computed in the forward pass."""
+        """d(self)/d(parent) for each parent, as computed in the forward pass.
+
+        Empty for leaves and for micrograd-style nodes, whose derivative is their closure.
+        """
         a = self._a
-        if a is None:
+        if a is None or self._da is None:
             return ()
         if self._b is not None:
             return (self._da, self._db)
@@ -66,10 +96,24 @@ class Value:
 
     def _backward(self) -> None:
         """One step of the chain rule, as the micrograd lecture calls it by hand: add this
-        node's grad times each local derivative into its parents (a no-op on leaves)."""
+        node's grad times each local derivative into its parents (a no-op on leaves).
+
+        A node built micrograd-style gets its own ``_backward`` closure assigned instead;
+        until then this does nothing for it, as micrograd's default does.
+        """
         g = self.grad
         for parent, local in zip(self.parents, self.local_grads):
             parent.grad += g * local
+
+    def item(self) -> float:
+        """The value as a float (PyTorch's spelling of ``.data``)."""
+        return self.data
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # Pickle and deepcopy without recursing along the graph (a 10**4-deep chain would
+        # overflow the stack): the node's ancestry is flattened into records that name
+        # rows, not functions, and leaves are stored as Values so that sharing is kept.
+        return (_rebuild, (_flatten(self),))
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -204,8 +248,27 @@ class Value:
         return make(rule, tuple(_as_value(a, rule.name) for a in args))
 
 
+class UserValue(Value):
+    """A Value built by calling ``Value(...)``: the same node, plus a ``__dict__`` for the
+    attributes users set on their own Values (optimizer state, colours, ``_backward``)."""
+
+    __slots__ = ("__dict__",)
+
+
+_VALUE_CLASSES = (Value, UserValue)
+
+
 def _leaf(data: float) -> Value:
     node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node.label = ""
+    node._rule = node._a = node._b = node._da = node._db = None
+    return node
+
+
+def _user_leaf(data: float) -> Value:
+    node = _new(UserValue)
     node.data = data
     node.grad = 0.0
     node.label = ""
@@ -295,22 +358,62 @@ def _constantn(rule: Op, parents: tuple[Value, ...]) -> Value:
     return _leaf(rule.forward(*[p.data for p in parents]))
 
 
+def _modal1(rule: Op, a: Value) -> Value:
+    return (_record1 if getattr(_thread, "grad_enabled", True) else _constant1)(rule, a)
+
+
+def _modal2(rule: Op, a: Value, b: Value) -> Value:
+    return (_record2 if getattr(_thread, "grad_enabled", True) else _constant2)(rule, a, b)
+
+
+def _modaln(rule: Op, parents: tuple[Value, ...]) -> Value:
+    return (_recordn if getattr(_thread, "grad_enabled", True) else _constantn)(rule, parents)
+
+
 RECORDING = (_record1, _record2, _recordn)
-CONSTANT = (_constant1, _constant2, _constantn)
+MODAL = (_modal1, _modal2, _modaln)
 _make1, _make2, _maken = RECORDING
+
+# Grad mode is per thread, as in PyTorch: no_grad() in one thread never turns recording off
+# in another.  It costs the operators nothing while every thread records: the module-global
+# makers above are the plain recording ones then.  Only while some thread has recording
+# off are they swapped for the MODAL ones, which read the thread's own switch on each op.
+_thread = threading.local()
+_lock = threading.Lock()
 
 
 class _Mode:
-    """Process-wide switches (not thread-local) read only when they change."""
+    """Process-wide state behind the makers (changed only under ``_lock``)."""
 
-    grad_enabled = True
-    # Set by autograd.anomaly while detect_anomaly() is active: wraps a triple of makers.
+    threads_without_grad = 0
+    # Set by autograd.anomaly while detect_anomaly() is active (process-wide, as PyTorch's):
+    # wraps a triple of makers, and gives backward its checking step.
     anomaly_wrapper: Callable[[tuple], tuple] | None = None
+    anomaly_step: Callable[..., Any] | None = None
+
+
+def grad_enabled() -> bool:
+    """Whether ops in this thread record their parents (False inside no_grad())."""
+    return getattr(_thread, "grad_enabled", True)
+
+
+def set_grad_enabled(enabled: bool) -> bool:
+    """Turn recording on or off for this thread; returns the previous setting."""
+    enabled = bool(enabled)
+    previous = getattr(_thread, "grad_enabled", True)
+    if enabled is previous:
+        return previous
+    with _lock:
+        _thread.grad_enabled = enabled
+        _Mode.threads_without_grad += -1 if enabled else 1
+        _refresh_makers()
+    return previous
 
 
 def _refresh_makers() -> None:
+    """Install the cheapest makers that are right for every thread (call with ``_lock`` held)."""
     global _make1, _make2, _maken
-    makers = RECORDING if _Mode.grad_enabled else CONSTANT
+    makers = RECORDING if _Mode.threads_without_grad == 0 else MODAL
     if _Mode.anomaly_wrapper is not None:
         makers = _Mode.anomaly_wrapper(makers)
     _make1, _make2, _maken = makers
@@ -373,13 +476,95 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
 def _all_values(items: tuple | list) -> bool:
     # An exact class check per item: much cheaper than converting each one (nn's hot path).
     for item in items:
-        if item.__class__ is not Value:
+        cls = item.__class__
+        if cls is not Value and cls is not UserValue:
             return False
     return True
 
 
 def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
     """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual)."""
-    if any(a.__class__ is not Value and hasattr(a.__class__, "_apply_rule") for a in args):
+    if any(not isinstance(a, Value) and hasattr(a.__class__, "_apply_rule") for a in args):
         return ops.apply(rule, *args)
     raise error
+
+
+# -- pickling and copying -------------------------------------------------------------------------
+
+def _flatten(root: Value) -> tuple[Any, ...]:
+    """``root``'s graph as records, parents first: a leaf is the Value itself (pickled as a
+    leaf: data, grad, label, attributes); an interior node is (row name, parent indices,
+    local derivatives, data, grad, label, attributes)."""
+    from .engine import topological_order
+
+    nodes = topological_order(root, include_leaves=True)
+    index = {node: i for i, node in enumerate(nodes)}
+    records: list[Any] = []
+    for node in nodes:
+        if node._rule is None:
+            records.append(node if node is not root else _leaf_record(node))
+            continue
+        records.append((
+            node._rule.name, tuple(index[p] for p in node.parents), node._da, node._db,
+            node.data, node.grad, node.label, _attributes(node),
+        ))
+    return tuple(records)
+
+
+def _attributes(node: Value) -> dict[str, Any] | None:
+    """The node's own attributes; None for a plain node (a UserValue's may be empty)."""
+    attributes = getattr(node, "__dict__", None)
+    return None if attributes is None else dict(attributes)
+
+
+def _leaf_record(node: Value) -> tuple[Any, ...]:
+    return ("", (), None, None, node.data, node.grad, node.label, _attributes(node))
+
+
+def _rebuild(records: tuple[Any, ...]) -> Value:
+    nodes: list[Value] = []
+    for record in records:
+        if isinstance(record, Value):
+            nodes.append(record)
+            continue
+        name, parent_indices, da, db, data, grad, label, attributes = record
+        node = _leaf(data) if attributes is None else _user_leaf(data)
+        node.grad = grad
+        node.label = label
+        if parent_indices:
+            node._rule = ops.row_named(name)
+            parents = tuple(nodes[i] for i in parent_indices)
+            if node._rule.arity in (1, 2) and node._rule.forward is not None:
+                node._a = parents[0]
+                node._b = parents[1] if len(parents) == 2 else None
+            else:
+                node._a = parents
+            node._da, node._db = da, db
+        if attributes:
+            vars(node).update(attributes)
+        nodes.append(node)
+    return nodes[-1]
+
+
+# -- methods for rows registered later (autograd.defop) ---------------------------------------------
+
+def _install_method(rule: Op) -> None:
+    """``Value.<rule.name>()``: apply the row to this Value (and the other operands)."""
+    if rule.arity == 1:
+        def method(self: Value) -> Value:
+            return _make1(rule, self)
+    elif rule.arity == 2:
+        def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
+            return _make2(rule, self, _as_value(other, rule.name))
+    else:
+        def method(self: Value, *others: Any) -> Value:  # type: ignore[misc]
+            if rule.arity >= 0 and len(others) != rule.arity - 1:
+                raise TypeError(f"Value.{rule.name}() takes {rule.arity - 1} other operands, got {len(others)}")
+            return make(rule, (self, *[_as_value(o, rule.name) for o in others]))
+    method.__name__ = method.__qualname__ = rule.name
+    method.__doc__ = f"Apply the op {rule.name!r} (registered with autograd.defop)."
+    setattr(Value, rule.name, method)
+
+
+ops._method_installers.append(_install_method)
+ops._name_checks.append(lambda name: hasattr(Value, name))

@@ -253,7 +253,7 @@ def test_detect_anomaly_inside_no_grad_restores_both_modes():
     with no_grad():
         with detect_anomaly():
             assert Value(1.0).exp().parents == ()
-        assert makers() == value_module.CONSTANT
+        assert makers() == value_module.MODAL
     assert makers() == value_module.RECORDING
 
 

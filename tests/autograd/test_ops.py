@@ -56,7 +56,7 @@ EXACT = [
     ("relu_positive", lambda x: x.relu(), (3.0,), 3.0, [1.0]),
     ("relu_negative", lambda x: x.relu(), (-3.0,), 0.0, [0.0]),
     ("relu_zero", lambda x: x.relu(), (0.0,), 0.0, [0.0]),
-    ("tanh", lambda x: x.tanh(), (0.5,), math.tanh(0.5), [1.0 - math.tanh(0.5) ** 2]),
+    ("tanh", lambda x: x.tanh(), (0.5,), math.tanh(0.5), [1.0 / math.cosh(0.5) ** 2]),
     ("tanh_zero", lambda x: x.tanh(), (0.0,), 0.0, [1.0]),
     ("sigmoid_zero", lambda x: x.sigmoid(), (0.0,), 0.5, [0.25]),
     ("sigmoid", lambda x: x.sigmoid(), (2.0,), 1 / (1 + math.exp(-2.0)), [math.exp(-2.0) / (1 + math.exp(-2.0)) ** 2]),
