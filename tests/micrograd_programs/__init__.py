@@ -1,0 +1,1 @@
+"""Third-party-style programs (micrograd tests, notebooks, lecture, exercises) as functions of the Value class."""
