@@ -44,7 +44,11 @@ def numerical_grad(f: Callable[..., Any], inputs: Sequence[Any], *, eps: float =
     return result
 
 
-def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
+def close_enough(analytic: float, numeric: float, *, atol: float, rtol: float) -> bool:
+    """The one tolerance rule of gradient checks: |analytic - numeric| <= atol + rtol * |numeric|.
+
+    NaN matches only NaN and an infinity only the same infinity.
+    """
     if math.isnan(analytic) or math.isnan(numeric):
         return math.isnan(analytic) and math.isnan(numeric)
     if math.isinf(analytic) or math.isinf(numeric):
@@ -74,7 +78,7 @@ def gradcheck(
     _, analytic = value_and_grad(f, tuple(range(len(xs))))(*xs)
     numeric = numerical_grad(f, xs, eps=eps)
     for i, (a, n) in enumerate(zip(analytic, numeric)):
-        if not _close(a, n, atol, rtol):
+        if not close_enough(a, n, atol=atol, rtol=rtol):
             if not raise_exception:
                 return False
             raise GradcheckError(

@@ -206,7 +206,10 @@ def to_float(x: Any, where: str) -> float:
         except OverflowError:  # an int beyond float range; copysign(inf, x) would overflow too
             return inf if x > 0 else -inf
     if is_real(x):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # a Fraction (or other real) beyond float range: IEEE rounds it to ±inf
+            return inf if x > 0 else -inf
     raise TypeError(
         f"{where} must be a real number (int, float, Fraction or numpy real scalar), "
         f"got {cls.__name__}: {x!r:.60}"
@@ -355,6 +358,8 @@ sech2 = _unary(SECH2, _fsech2)
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (exp, log, sqrt, tanh, sigmoid, relu, softplus, abs)
 }
+BUILTIN_ROWS = frozenset(RULES)
+"""The names of the rows valuegrad ships (as opposed to rows registered with :func:`defop`)."""
 """The named functions users call (``autograd.exp``, ``Value.exp``, ``valuegrad graph "exp(x)"``), by
 row name; :func:`autograd.defop` adds to it.  Operators and the helper rows (step, sign, pow_dx,
 pow_dy) are not in it; the n-ary ``sum``, ``dot`` and ``logsumexp`` live in :mod:`autograd.value`."""

@@ -25,15 +25,9 @@ __all__ = [
     "default_functions",
     "expressions",
     "expressions_with_inputs",
-    "finite_floats",
     "ieee_floats",
     "torch_functions",
 ]
-
-
-def finite_floats(bound: float = 1e6) -> st.SearchStrategy[float]:
-    """Finite floats in [-bound, bound]."""
-    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
 
 
 def ieee_floats() -> st.SearchStrategy[float]:

@@ -10,7 +10,7 @@ from hypothesis import given
 import autograd
 from autograd import Value, anomaly, detect_anomaly, grad, no_grad, value_and_grad
 from autograd import value as value_module
-from autograd.testing import expressions_with_inputs
+from tests.strategies import expressions_with_inputs
 
 HERE = __file__
 

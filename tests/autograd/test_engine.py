@@ -8,7 +8,7 @@ import pytest
 
 import autograd
 from autograd import Value, backward, grad, no_grad, numerical_grad, topological_order, value_and_grad
-from autograd.testing import assert_gradients_match
+from tests.strategies import assert_gradients_match
 
 # -- micrograd's two classic examples ----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import autograd
 from autograd import Dual, Value, grad, jacobian, jvp, value_and_grad
-from autograd.testing import ALL_OPS, default_functions, expressions, expressions_with_inputs
+from tests.strategies import ALL_OPS, default_functions, expressions, expressions_with_inputs
 
 # Duals through the fused rows (one SUM / DOT / LOGSUMEXP application), not testing's += fallback.
 FUSED = {**default_functions(), "sum": autograd.sum, "dot": autograd.dot, "logsumexp": autograd.logsumexp}
@@ -173,11 +173,18 @@ def test_jvp_function_returning_garbage_raises_type_error():
         jvp(wrong, [1.0], [1.0])
 
 
-def test_dual_mixed_with_value_raises_type_error():
+def test_dual_mixed_with_an_interior_value_raises_type_error():
     with pytest.raises(TypeError, match="unsupported operand"):
-        jvp(lambda x: x + Value(1.0), [1.0], [1.0])
+        jvp(lambda x: x + Value(1.0) * 2.0, [1.0], [1.0])
     with pytest.raises(TypeError):
-        jvp(lambda x: x ** Value(1.0), [1.0], [1.0])
+        jvp(lambda x: x ** (Value(1.0) + 0.0), [1.0], [1.0])
+
+
+def test_dual_treats_constant_leaf_values_as_constants():
+    """Issue 13.7: a fused op of constants is a leaf Value; forward mode takes it as a constant."""
+    assert jvp(lambda x: x + autograd.sum([1.0, 2.0]), [1.0], [1.0]) == (4.0, 1.0)
+    assert jvp(lambda x: autograd.dot([2.0], [3.0]) * x, [2.0], [1.0]) == (12.0, 6.0)
+    assert jvp(lambda x: Value(3.0) ** x, [2.0], [1.0]) == pytest.approx((9.0, 9.0 * math.log(3.0)), rel=1e-15)
 
 
 def test_dual_pow_modulo_raises_type_error():

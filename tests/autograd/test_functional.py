@@ -8,7 +8,7 @@ from hypothesis import given
 
 import autograd
 from autograd import Value, grad, no_grad, numerical_grad, value_and_grad
-from autograd.testing import expressions_with_inputs
+from tests.strategies import expressions_with_inputs
 
 
 def test_grad_of_square_is_exact():

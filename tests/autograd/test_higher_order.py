@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import autograd
 from autograd import Value, grad, gradients, ops, value_and_grad
-from autograd.testing import expressions_with_inputs
 from autograd.value import make
+from tests.strategies import expressions_with_inputs
 
 # -- the two paths of one rule agree ---------------------------------------------------
 

@@ -137,10 +137,14 @@ def test_value_supports_weak_references():
     assert ref() is None
 
 
-def test_value_has_no_instance_dict():
+def test_value_takes_attributes_operator_nodes_stay_slot_only():
     v = Value(1.0)
+    v.m, v.v = 0.0, 0.5  # optimizer state on a parameter, as micrograd allows
+    assert (v.m, v.v) == (0.0, 0.5) and isinstance(v, Value)
+    node = v * 2.0
+    assert not hasattr(node, "__dict__")  # operator-built nodes stay at 139 B (no __dict__)
     with pytest.raises(AttributeError):
-        v.some_new_attribute = 1  # __slots__: nodes stay small
+        node.some_new_attribute = 1
 
 
 @pytest.mark.parametrize("bad", ["a", None, [1.0], 1j, Decimal(1)], ids=repr)
