@@ -31,7 +31,7 @@ def _inside_package(filename: str) -> bool:
 
 def _caller_site() -> str:
     """file:line of the innermost frame outside the autograd package (the user's line)."""
-    frame = sys._getframe(2)
+    frame: Any = sys._getframe(2)
     while frame is not None and _inside_package(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
@@ -171,7 +171,7 @@ class detect_anomaly(contextlib.ContextDecorator):
         if not isinstance(check_inf, bool):
             raise TypeError(f"detect_anomaly(): check_inf must be a bool, got {check_inf.__class__.__name__}")
         self.check_inf = check_inf
-        self._saved: list[tuple[Any, bool]] = []
+        self._saved: list[tuple[Any, Any, bool]] = []
 
     def _recreate_cm(self) -> detect_anomaly:
         return detect_anomaly(check_inf=self.check_inf)  # a fresh instance per decorated call

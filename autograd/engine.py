@@ -335,7 +335,7 @@ class set_grad_mode(contextlib.ContextDecorator):
         self._previous: list[bool] = []
 
     def _recreate_cm(self) -> set_grad_mode:
-        return type(self)(self.enabled) if type(self) is set_grad_mode else type(self)()
+        return set_grad_mode(self.enabled)  # a fresh instance per decorated call: recursion nests
 
     def __enter__(self) -> set_grad_mode:
         self._previous.append(_value.set_grad_enabled(self.enabled))
@@ -353,6 +353,9 @@ class no_grad(set_grad_mode):
 
     def __init__(self) -> None:
         super().__init__(False)
+
+    def _recreate_cm(self) -> no_grad:
+        return no_grad()
 
     def __enter__(self) -> no_grad:
         super().__enter__()

@@ -343,17 +343,17 @@ RULES: dict[str, Op] = {
 """Every row by name (:func:`defop` adds to it); ``x ** c`` rows come from :func:`pow_const`."""
 
 # Dispatching functions: floats in, floats out; Values (or duals, symbols) in, the same out.
-exp = _unary(EXP, _fexp)
-log = _unary(LOG, _flog)
-sqrt = _unary(SQRT, _fsqrt)
-tanh = _unary(TANH, math.tanh)
-sigmoid = _unary(SIGMOID, _fsigmoid)
-relu = _unary(RELU, _frelu)
-softplus = _unary(SOFTPLUS, _fsoftplus)
-abs = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
-step = _unary(STEP, _fstep)
-sign = _unary(SIGN, _fsign)
-sech2 = _unary(SECH2, _fsech2)
+exp: Callable[[Any], Any] = _unary(EXP, _fexp)
+log: Callable[[Any], Any] = _unary(LOG, _flog)
+sqrt: Callable[[Any], Any] = _unary(SQRT, _fsqrt)
+tanh: Callable[[Any], Any] = _unary(TANH, math.tanh)
+sigmoid: Callable[[Any], Any] = _unary(SIGMOID, _fsigmoid)
+relu: Callable[[Any], Any] = _unary(RELU, _frelu)
+softplus: Callable[[Any], Any] = _unary(SOFTPLUS, _fsoftplus)
+abs: Callable[[Any], Any] = _unary(ABS, math.fabs)  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
+step: Callable[[Any], Any] = _unary(STEP, _fstep)
+sign: Callable[[Any], Any] = _unary(SIGN, _fsign)
+sech2: Callable[[Any], Any] = _unary(SECH2, _fsech2)
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (exp, log, sqrt, tanh, sigmoid, relu, softplus, abs)

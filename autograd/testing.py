@@ -285,9 +285,26 @@ def _powers(p: Interval, q: Interval) -> Interval:
     return (min(values), max(values))
 
 
-def _bounds(op: str, ivs: list[Interval], steep: list[float], const: float | None, same: bool, bias: bool):
+# Why this is not read from the rule table: a row gives a derivative at a point, and these
+# bounds need an enclosure of the value and the largest |derivative| over a whole interval
+# (tanh' peaks inside the interval at 0, exp' at the right end, 1/x at the end nearest 0).
+# That is interval arithmetic on each op's shape, knowledge a pointwise rule does not carry.
+# The bounds only keep generated graphs in a safe domain; tests/autograd/test_registry.py
+# fails if the table gains a named op these step kinds do not cover.
+
+def _bounds(
+    op: str, ivs: list[Interval], steep: list[float], const: float | None, same: bool, bias: bool
+) -> tuple[Interval, float]:
     """(interval, steepness) of ``op`` applied to nodes with intervals ``ivs`` and steepness ``steep``."""
-    c = const
+    if op in _NARY_BOUNDS:
+        return _nary_bounds(op, ivs, steep, same, bias)
+    return _unary_bounds(op, ivs[0], steep[0], const)
+
+
+_NARY_BOUNDS = frozenset(("+", "-", "*", "/", "**", "sum", "logsumexp", "dot"))
+
+
+def _nary_bounds(op: str, ivs: list[Interval], steep: list[float], same: bool, bias: bool) -> tuple[Interval, float]:
     if op in ("+", "-"):
         a, b = ivs
         iv = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])
@@ -319,7 +336,12 @@ def _bounds(op: str, ivs: list[Interval], steep: list[float], const: float | Non
             parts.append(ivs[-1])
             slope += steep[-1]
         return (math.fsum(p[0] for p in parts), math.fsum(p[1] for p in parts)), slope
-    (a, b), s = ivs[0], steep[0]
+    raise ValueError(f"unknown step kind {op!r}")
+
+
+def _unary_bounds(op: str, iv: Interval, s: float, const: float | None) -> tuple[Interval, float]:
+    a, b = iv
+    c = 0.0 if const is None else const
     if op == "neg":
         return (-b, -a), s
     if op in ("x+c", "c+x"):

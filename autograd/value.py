@@ -21,6 +21,16 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "label", "_rule", "_a", "_b", "_da", "_db", "__weakref__")
+    data: float
+    grad: Any  # a float; a Value under backward(create_graph=True)
+    label: str
+    # Storage, polymorphic on purpose (see the class docstring): a Value or a tuple of them,
+    # floats or a tuple of local derivatives (Values never), None where unused.
+    _rule: Any
+    _a: Any
+    _b: Any
+    _da: Any
+    _db: Any
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Value:
@@ -443,6 +453,8 @@ def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
         raise ValueError(f"dot(): ws has {len(ws)} items but xs has {len(xs)}; they must match")
     parents = ws + xs if bias is None else ws + xs + (bias,)
     if not _all_values(parents):
+        if not any(isinstance(v, Value) for v in parents):
+            return _constant_of(ops.DOT, parents, 0.0)
         try:
             parents = tuple([_as_value(v, "dot") for v in parents])
         except TypeError as error:
@@ -464,6 +476,8 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
     """One ``rule`` node over all of ``values``; a constant leaf ``empty`` when there are none."""
     values = values if values.__class__ in (tuple, list) else tuple(values)
     if not _all_values(values):
+        if not any(isinstance(v, Value) for v in values):
+            return _constant_of(rule, values, empty)
         try:
             values = [_as_value(v, rule.name) for v in values]
         except TypeError as error:
@@ -471,6 +485,15 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
     if not values:
         return _leaf(empty)
     return _maken(rule, values if values.__class__ is tuple else tuple(values))
+
+
+def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
+    """A fused op over no Values: a constant leaf (forward mode and other number types apply the row)."""
+    if any(hasattr(item.__class__, "_apply_rule") for item in items):
+        return ops.apply(rule, *items)
+    if not items:
+        return _leaf(empty)
+    return _leaf(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
 
 
 def _all_values(items: tuple | list) -> bool:
