@@ -234,13 +234,20 @@ class Neuron(Module):
         activation = _resolve_activation(activation, nonlin, "Neuron()")
         self._set(nin, activation, _draw(nin, 1, activation, rng)[0], 0.0, "")
 
-    def _set(self, nin: int, activation: str, weights: Sequence[float], bias: float, prefix: str) -> None:
-        """Fill in a neuron from validated numbers; ``prefix`` starts every parameter's label."""
+    def _set(
+        self, nin: int, activation: str, weights: Sequence[float], bias: float, prefix: str, names: Sequence[str] = ()
+    ) -> None:
+        """Fill in a neuron from validated numbers; ``prefix`` starts every parameter's label.
+
+        ``names`` (``w0``, ``w1``, ...) may be passed in, built once per layer: loading a large
+        model spends a good part of its time making labels.
+        """
         self.nin = nin
         self.activation = activation
         self._apply = _APPLY[activation]
-        self.w = [Value(w, label=f"{prefix}w{i}") for i, w in enumerate(weights)]
-        self.b = Value(bias, label=f"{prefix}b")
+        names = names or [f"w{i}" for i in range(nin)]
+        self.w = [Value(w, label=prefix + name) for w, name in zip(weights, names)]
+        self.b = Value(bias, label=prefix + "b")
 
     @property
     def nonlin(self) -> bool:
@@ -269,9 +276,10 @@ def _neurons(
     nin: int, activation: str, rows: Sequence[Sequence[float]], biases: Sequence[float], prefix: str
 ) -> list[Neuron]:
     neurons = []
+    names = [f"w{i}" for i in range(nin)]
     for j, (row, bias) in enumerate(zip(rows, biases)):
         neuron = Neuron.__new__(Neuron)  # the weights are given: skip __init__'s random draw
-        neuron._set(nin, activation, row, bias, f"{prefix}neuron{j}.")
+        neuron._set(nin, activation, row, bias, f"{prefix}neuron{j}.", names)
         neurons.append(neuron)
     return neurons
 

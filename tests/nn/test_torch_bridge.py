@@ -175,7 +175,8 @@ UNSUPPORTED = [
     (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(), torch.nn.Linear(3, 1)),
      r"layer 1 LeakyReLU\(negative_slope=0.01\) is not supported; an MLP converts from Linear layers with ReLU, "
      r"Tanh, Sigmoid or Identity between them"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Conv1d(1, 1, 1)),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1),
+                                 torch.nn.Conv1d(1, 1, 1)),
      r"layer 2 Dropout\(p=0.1, inplace=False\) is not supported"),
     (lambda: torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2, 1)),
      r"layer 0 ReLU\(\) comes before the first Linear layer"),
