@@ -17,6 +17,7 @@ from .functional import (
 from .io import load, save
 from .module import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam, Optimizer
+from .torch_bridge import from_torch, to_torch
 from .train import EarlyStopping, History, evaluate, fit, train_step
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "cross_entropy",
     "evaluate",
     "fit",
+    "from_torch",
     "functional",
     "hinge_loss",
     "load",
@@ -49,6 +51,7 @@ __all__ = [
     "sigmoid",
     "softmax",
     "tanh",
+    "to_torch",
     "train_step",
     "train_test_split",
 ]

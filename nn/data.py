@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, TypeVar
 
+from autograd.files import positive_int
 from autograd.ops import to_float
 
+T = TypeVar("T")
 Dataset = tuple[list[list[float]], list[int]]
 
 
 def _count(n: Any, where: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not hasattr(n, "__index__"):
-        raise TypeError(f"{where}: n must be an int, got {type(n).__name__}: {n!r:.60}")
-    n = n.__index__()
-    if n < minimum:
-        raise ValueError(f"{where}: n must be >= {minimum}, got {n}")
-    return n
+    return positive_int(n, "n", where, minimum=minimum)
+
+
+def _spelling(ours: T | None, theirs: T | None, names: tuple[str, str], where: str) -> T | None:
+    """One value from two spellings of an argument (ours, sklearn's); both at once is a TypeError."""
+    if theirs is None:
+        return ours
+    if ours is not None:
+        raise TypeError(f"{where}: got both {names[0]}= and {names[1]}= (the same argument); pass one of them")
+    return theirs
 
 
 def _noise(noise: Any, where: str) -> float:
@@ -40,13 +46,24 @@ def _linspace(start: float, stop: float, n: int, *, endpoint: bool = True) -> li
     return [start + i * step for i in range(n)]
 
 
-def make_moons(n: int = 100, *, noise: float = 0.1, seed: int | None = None) -> Dataset:
+def make_moons(
+    n: int | None = None,
+    *,
+    noise: float = 0.1,
+    seed: int | None = None,
+    n_samples: int | None = None,
+    random_state: int | None = None,
+) -> Dataset:
     """Two interleaving half circles (sklearn's layout): label 0 on the upper moon, 1 on the lower.
 
     ``n // 2`` points go to moon 0 and the rest to moon 1, gaussian noise (std ``noise``) is
     added to both coordinates, and the samples are shuffled; all from ``random.Random(seed)``.
+    Like every generator here, it also takes sklearn's spellings ``n_samples=`` and ``random_state=``.
     """
-    n = _count(n, "make_moons()", 2)
+    where = "make_moons()"
+    n = _spelling(n, n_samples, ("n", "n_samples"), where)
+    seed = _spelling(seed, random_state, ("seed", "random_state"), where)
+    n = _count(100 if n is None else n, where, 2)
     noise = _noise(noise, "make_moons()")
     rng = random.Random(seed)
     n_upper = n // 2
@@ -63,9 +80,20 @@ def make_moons(n: int = 100, *, noise: float = 0.1, seed: int | None = None) -> 
     return _shuffled(rng, X, y)
 
 
-def make_circles(n: int = 100, *, noise: float = 0.05, factor: float = 0.5, seed: int | None = None) -> Dataset:
+def make_circles(
+    n: int | None = None,
+    *,
+    noise: float = 0.05,
+    factor: float = 0.5,
+    seed: int | None = None,
+    n_samples: int | None = None,
+    random_state: int | None = None,
+) -> Dataset:
     """A large circle (label 0, radius 1) around a small one (label 1, radius ``factor``), with gaussian noise."""
-    n = _count(n, "make_circles()", 2)
+    where = "make_circles()"
+    n = _spelling(n, n_samples, ("n", "n_samples"), where)
+    seed = _spelling(seed, random_state, ("seed", "random_state"), where)
+    n = _count(100 if n is None else n, where, 2)
     noise = _noise(noise, "make_circles()")
     factor = to_float(factor, "make_circles() factor")
     if not 0.0 < factor < 1.0:
@@ -82,10 +110,20 @@ def make_circles(n: int = 100, *, noise: float = 0.05, factor: float = 0.5, seed
     return _shuffled(rng, X, y)
 
 
-def make_xor(n: int = 100, *, noise: float = 0.0, seed: int | None = None) -> Dataset:
+def make_xor(
+    n: int | None = None,
+    *,
+    noise: float = 0.0,
+    seed: int | None = None,
+    n_samples: int | None = None,
+    random_state: int | None = None,
+) -> Dataset:
     """Points uniform in [-1, 1]^2 labelled 1 where x and y have different signs (XOR), then
     gaussian noise (std ``noise``) is added to the coordinates (labels keep the clean quadrant)."""
-    n = _count(n, "make_xor()")
+    where = "make_xor()"
+    n = _spelling(n, n_samples, ("n", "n_samples"), where)
+    seed = _spelling(seed, random_state, ("seed", "random_state"), where)
+    n = _count(100 if n is None else n, where)
     noise = _noise(noise, "make_xor()")
     rng = random.Random(seed)
     X: list[list[float]] = []
@@ -97,13 +135,24 @@ def make_xor(n: int = 100, *, noise: float = 0.0, seed: int | None = None) -> Da
     return X, y
 
 
-def make_spiral(n: int = 300, *, classes: int = 3, noise: float = 0.2, seed: int | None = None) -> Dataset:
+def make_spiral(
+    n: int | None = None,
+    *,
+    classes: int = 3,
+    noise: float = 0.2,
+    seed: int | None = None,
+    n_samples: int | None = None,
+    random_state: int | None = None,
+) -> Dataset:
     """``classes`` interleaved spiral arms (CS231n's layout), labels 0..classes-1.
 
     Arm k has radius r from 0 to 1 and angle 4k + 4r plus gaussian noise (std ``noise``) on
     the angle; points are split as evenly as possible and shuffled.
     """
-    n = _count(n, "make_spiral()")
+    where = "make_spiral()"
+    n = _spelling(n, n_samples, ("n", "n_samples"), where)
+    seed = _spelling(seed, random_state, ("seed", "random_state"), where)
+    n = _count(300 if n is None else n, where)
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"make_spiral(): classes must be an int >= 2, got {classes!r}")
     if n < classes:
@@ -190,20 +239,20 @@ class MinMaxScaler:
         self.data_max_ = [max(col) for col in zip(*rows)]
         return self
 
-    def _fitted(self, X: Any, where: str) -> list[list[float]]:
+    def _fitted(self, X: Any, where: str) -> tuple[list[list[float]], list[tuple[float, float]]]:
+        """The validated rows and each column's fitted (min, max)."""
         if self.data_min_ is None or self.data_max_ is None:
             raise RuntimeError(f"{where}: this MinMaxScaler is not fitted yet; call fit(X) or fit_transform(X) first")
         rows = as_rows(X, where)
         if len(rows[0]) != len(self.data_min_):
             fitted = len(self.data_min_)
             raise ValueError(f"{where}: X has {len(rows[0])} features but the scaler was fitted on {fitted}")
-        return rows
+        return rows, list(zip(self.data_min_, self.data_max_))
 
     def transform(self, X: Any) -> list[list[float]]:
-        rows = self._fitted(X, "MinMaxScaler.transform()")
+        rows, columns = self._fitted(X, "MinMaxScaler.transform()")
         lo, hi = self.feature_range
         middle = (lo + hi) / 2.0
-        columns = list(zip(self.data_min_, self.data_max_))
         return [
             [lo + (v - a) / (b - a) * (hi - lo) if b > a else middle for v, (a, b) in zip(row, columns)] for row in rows
         ]
@@ -212,28 +261,35 @@ class MinMaxScaler:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> list[list[float]]:
-        rows = self._fitted(X, "MinMaxScaler.inverse_transform()")
+        rows, columns = self._fitted(X, "MinMaxScaler.inverse_transform()")
         lo, hi = self.feature_range
-        columns = list(zip(self.data_min_, self.data_max_))
         return [[a + (v - lo) / (hi - lo) * (b - a) if b > a else a for v, (a, b) in zip(row, columns)] for row in rows]
 
     def __repr__(self) -> str:
         return f"MinMaxScaler(feature_range={self.feature_range})"
 
 
-def _as_list(data: Any) -> list:
+def _as_list(data: Any) -> list[Any]:
     return data.tolist() if hasattr(data, "tolist") and hasattr(data, "ndim") else list(data)
 
 
 def train_test_split(
-    X: Any, y: Any, *, test_size: float | int = 0.25, seed: int | None = None, shuffle: bool = True
-) -> tuple[list, list, list, list]:
+    X: Any,
+    y: Any,
+    *,
+    test_size: float | int = 0.25,
+    seed: int | None = None,
+    shuffle: bool = True,
+    random_state: int | None = None,
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """Split into ``X_train, X_test, y_train, y_test`` (sklearn's order).
 
     ``test_size`` is a fraction in (0, 1) (the test set gets ceil(fraction * n) samples) or
-    a count; both parts must be non-empty.  Shuffling uses ``random.Random(seed)``.
+    a count (an int or numpy integer); both parts must be non-empty.  Shuffling uses
+    ``random.Random(seed)``; ``random_state=`` is sklearn's spelling of ``seed``.
     """
     where = "train_test_split()"
+    seed = _spelling(seed, random_state, ("seed", "random_state"), where)
     X, y = _as_list(X), _as_list(y)
     n = len(X)
     if len(y) != n:
@@ -242,8 +298,8 @@ def train_test_split(
         raise ValueError(f"{where}: need at least 2 samples to split, got {n}")
     if isinstance(test_size, bool):
         raise TypeError(f"{where}: test_size must be a float in (0, 1) or an int, got bool")
-    if isinstance(test_size, int):
-        n_test = test_size
+    if hasattr(test_size, "__index__"):  # int or numpy integer: a count
+        n_test = test_size.__index__()
     else:
         fraction = to_float(test_size, f"{where} test_size")
         if not 0.0 < fraction < 1.0:

@@ -5,72 +5,127 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import stat
 from pathlib import Path
 from typing import Any
+
+from autograd.files import write_atomic
+from autograd.ops import to_float
 
 from .module import ACTIVATIONS, MLP
 
 FORMAT = "valuegrad-mlp"
-VERSION = 1
+VERSION = 2  # 2: weights in PyTorch's layout (layers.<i>.weight rows); 1: one entry per parameter
+READABLE_VERSIONS = (1, 2)
 # JSON has no nan/inf: such weights are stored as these strings.
 _SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# Any integer of up to 308 digits converts to a finite float; longer ones are refused while
+# parsing, before Python's own digit limit (4300, a ValueError without the path) is reached.
+_MAX_INT_DIGITS = 308
 
 
-def _encode(x: float) -> float | str:
-    if math.isfinite(x):
-        return x  # json writes repr(float), which round-trips exactly
-    if math.isnan(x):
+# Each layer's weight rows (nout x nin) and biases, as read from a file.
+_Layers = tuple[list[list[list[float]]], list[list[float]]]
+
+
+class _Refused(Exception):
+    """Raised inside the JSON parser to stop it; turned into the ValueError naming the file."""
+
+
+def _encode(x: object, name: str) -> float | str:
+    value = x if x.__class__ is float else to_float(x, f"save(): parameter {name}")  # numpy float32, Fraction
+    if math.isfinite(value):
+        return value  # json writes repr(float), which round-trips exactly
+    if math.isnan(value):
         return "nan"
-    return "inf" if x > 0 else "-inf"
+    return "inf" if value > 0 else "-inf"
+
+
+def _row_json(row: list[float], name: str) -> str:
+    if all(x.__class__ is float for x in row):
+        try:
+            return json.dumps(row, allow_nan=False)  # the common case, in C
+        except ValueError:
+            pass  # nan or inf: spelled as strings below
+    return json.dumps([_encode(x, f"{name}[{k}]") for k, x in enumerate(row)], allow_nan=False)
 
 
 def save(model: MLP, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` as JSON and return the path.
 
-    The file is written to a temporary file in the same directory and renamed over
-    ``path``, so an existing file is either fully replaced or left as it was.
+    Written with :func:`autograd.files.write_atomic`: an existing file is either fully
+    replaced or left as it was. Weights that are numpy scalars or Fractions are stored as floats.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"save(): model must be an nn.MLP, got {type(model).__name__}")
     path = Path(path)
-    document = {
-        "format": FORMAT,
-        "version": VERSION,
-        "architecture": model.architecture(),
-        "weights": {name: _encode(value) for name, value in model.state_dict().items()},
-    }
-    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
-    directory = path.parent
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    entries = []
+    for i, layer in enumerate(model.layers):
+        rows = [_row_json([w.data for w in n.w], f"layers.{i}.weight[{j}]") for j, n in enumerate(layer.neurons)]
+        bias = _row_json([n.b.data for n in layer.neurons], f"layers.{i}.bias")
+        entries.append(f'  "layers.{i}.weight": [\n   ' + ",\n   ".join(rows) + "]")
+        entries.append(f'  "layers.{i}.bias": {bias}')
+    # One weight row per line: readable, and json.dumps of each row runs in C (indent= would not).
+    text = (
+        f'{{"format": {json.dumps(FORMAT)}, "version": {VERSION},\n'
+        f' "architecture": {json.dumps(model.architecture())},\n'
+        ' "weights": {\n' + ",\n".join(entries) + "\n }\n}\n"
+    )
+    write_atomic(path, text)
     return path
+
+
+def _shape(sizes: list[int]) -> str:
+    """``nin -> [widths]`` for messages, shortened for very deep architectures."""
+    widths = sizes[1:]
+    shown = str(widths) if len(widths) <= 8 else f"[{', '.join(map(str, widths[:4]))}, ...] ({len(widths)} layers)"
+    return f"{sizes[0]} -> {shown}"
 
 
 def _fail(path: Path, problem: str) -> ValueError:
     return ValueError(f"load(): {path}: {problem}")
 
 
-def _weight(value: Any, name: str, path: Path) -> float:
-    if isinstance(value, str) and value in _SPECIAL:
-        return _SPECIAL[value]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(path, f"weight {name!r} must be a number, got {type(value).__name__}: {value!r:.60}")
-    return float(value)
+def _read(path: Path) -> bytes:
+    """The file's bytes; a FIFO, device or directory is refused without blocking on it."""
+    # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever; checking the
+    # type on the open descriptor (not the name) leaves no window for a swap.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise _fail(path, f"is {kind}; a model file must be a regular file")
+        handle = open(fd, "rb")  # owns fd from here on
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        return handle.read()
 
 
-def _architecture(arch: Any, path: Path) -> dict[str, Any]:
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+        raise _Refused(f"an integer with {len(digits.lstrip('-'))} digits is out of range (at most {_MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _parse(path: Path) -> Any:
+    try:
+        text = _read(path).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _fail(path, f"not a UTF-8 text file (corrupt?): {e}") from None
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as e:
+        raise _fail(path, f"not valid JSON (truncated or corrupt?): {e}") from None
+    except _Refused as e:
+        raise _fail(path, str(e)) from None
+    except RecursionError:
+        raise _fail(path, "JSON nested too deeply (a model file is at most 4 levels deep)") from None
+
+
+def _architecture(arch: Any, path: Path) -> tuple[int, list[int], str, str]:
     if not isinstance(arch, dict):
         raise _fail(path, f"'architecture' must be an object, got {type(arch).__name__}")
     expected = {"nin", "nouts", "activation", "out_activation"}
@@ -88,42 +143,111 @@ def _architecture(arch: Any, path: Path) -> dict[str, Any]:
     for key in ("activation", "out_activation"):
         if arch[key] not in ACTIVATIONS:
             raise _fail(path, f"architecture {key!r} must be one of {list(ACTIVATIONS)}, got {arch[key]!r:.60}")
-    return arch
+    return nin, nouts, arch["activation"], arch["out_activation"]
+
+
+def _number(value: Any, name: str, path: Path) -> float:
+    cls = value.__class__
+    if cls is float:
+        return value  # type: ignore[no-any-return]
+    if cls is int:
+        return float(value)  # at most _MAX_INT_DIGITS digits: finite
+    if cls is str and value in _SPECIAL:
+        return _SPECIAL[value]
+    raise _fail(path, f"weight {name!r} must be a number, got {type(value).__name__}: {value!r:.60}")
+
+
+def _numbers(values: Any, n: int, name: str, path: Path) -> list[float]:
+    if not isinstance(values, list) or len(values) != n:
+        got = f"{len(values)} entries" if isinstance(values, list) else type(values).__name__
+        raise _fail(path, f"weight {name!r} must be a list of {n} numbers, got {got}")
+    if all(v.__class__ is float for v in values):
+        return values
+    return [_number(v, f"{name}[{k}]", path) for k, v in enumerate(values)]
+
+
+def _layers_v2(weights: dict[str, Any], sizes: list[int], path: Path) -> _Layers:
+    """Weight rows and biases from ``layers.<i>.weight`` / ``layers.<i>.bias`` entries."""
+    depth = len(sizes) - 1
+    if len(weights) != 2 * depth:
+        raise _fail(
+            path,
+            f"weights do not match the architecture {_shape(sizes)}: it has {depth} layers "
+            f"({2 * depth} entries layers.<i>.weight/bias), the file holds {len(weights)} entries",
+        )
+    matrices, biases = [], []
+    for i in range(depth):
+        weight_key, bias_key = f"layers.{i}.weight", f"layers.{i}.bias"
+        for key in (weight_key, bias_key):
+            if key not in weights:
+                raise _fail(path, f"weights do not match the architecture: missing {key!r}")
+        rows = weights[weight_key]
+        if not isinstance(rows, list) or len(rows) != sizes[i + 1]:
+            got = f"{len(rows)} rows" if isinstance(rows, list) else type(rows).__name__
+            raise _fail(path, f"weight {weight_key!r} must have shape ({sizes[i + 1]}, {sizes[i]}), got {got}")
+        matrices.append([_numbers(row, sizes[i], f"{weight_key}[{j}]", path) for j, row in enumerate(rows)])
+        biases.append(_numbers(weights[bias_key], sizes[i + 1], bias_key, path))
+    return matrices, biases
+
+
+def _layers_v1(weights: dict[str, Any], sizes: list[int], path: Path) -> _Layers:
+    """Weight rows and biases from one entry per parameter (``layer0.neuron3.w2``)."""
+    count = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    if count != len(weights):  # before generating any name: bounded by what the file holds
+        raise _fail(
+            path,
+            f"weights do not match the architecture {_shape(sizes)}: it has {count} parameters, "
+            f"the file holds {len(weights)} weights",
+        )
+    matrices, biases, missing = [], [], []
+    for i in range(len(sizes) - 1):
+        rows, layer_biases = [], []
+        for j in range(sizes[i + 1]):
+            prefix = f"layer{i}.neuron{j}."
+            row = []
+            for name in [f"{prefix}w{k}" for k in range(sizes[i])] + [f"{prefix}b"]:
+                if name in weights:
+                    row.append(_number(weights[name], name, path))
+                else:
+                    missing.append(name)
+                    row.append(0.0)
+            layer_biases.append(row.pop())
+            rows.append(row)
+        matrices.append(rows)
+        biases.append(layer_biases)
+    if missing:
+        names = {f"layer{i}.neuron{j}.{p}" for i in range(len(sizes) - 1) for j in range(sizes[i + 1])
+                 for p in [f"w{k}" for k in range(sizes[i])] + ["b"]}  # as many as the file holds
+        extra = sorted(key for key in weights if key not in names)
+        raise _fail(
+            path,
+            f"weights do not match the architecture {_shape(sizes)}: {len(missing)} missing "
+            f"(e.g. {missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]})",
+        )
+    return matrices, biases
 
 
 def load(path: str | os.PathLike[str]) -> MLP:
-    """Read a file written by :func:`save` and rebuild the MLP with exactly the saved weights.
+    """Read a file written by :func:`save` (format version 1 or 2) and rebuild the MLP exactly.
 
-    A truncated, corrupt, wrong-format, wrong-version or shape-mismatched file raises a
-    ``ValueError`` naming the file and the problem.
+    The whole file is checked before any Value is built: the architecture's parameter count
+    against the weights the file holds, their shapes and their numbers. A truncated, corrupt,
+    wrong-format, wrong-version or mismatched file, or a path that is not a regular file,
+    raises a ``ValueError`` naming the file and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise _fail(path, f"not a UTF-8 text file (corrupt?): {e}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _fail(path, f"not valid JSON (truncated or corrupt?): {e}") from None
+    document = _parse(path)
     if not isinstance(document, dict):
         raise _fail(path, f"expected a JSON object, got {type(document).__name__}")
     if document.get("format") != FORMAT:
-        raise _fail(path, f"not a {FORMAT} file (format is {document.get('format')!r})")
+        raise _fail(path, f"not a {FORMAT} file (format is {document.get('format')!r:.60})")
     version = document.get("version")
-    if version != VERSION or isinstance(version, bool):
-        raise _fail(path, f"unsupported version {version!r}; this valuegrad reads version {VERSION}")
-    arch = _architecture(document.get("architecture"), path)
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise _fail(path, f"unsupported version {version!r:.60}; this valuegrad reads versions {READABLE_VERSIONS}")
+    nin, nouts, activation, out_activation = _architecture(document.get("architecture"), path)
     weights = document.get("weights")
     if not isinstance(weights, dict):
         raise _fail(path, f"'weights' must be an object of name -> number, got {type(weights).__name__}")
-    model = MLP(arch["nin"], arch["nouts"], arch["activation"], out_activation=arch["out_activation"], seed=0)
-    names = [name for name, _ in model.named_parameters()]
-    missing = [name for name in names if name not in weights]
-    extra = sorted(set(weights) - set(names))
-    if missing or extra:
-        parts = [f"{len(missing)} missing (e.g. {missing[:3]})"] if missing else []
-        parts += [f"{len(extra)} unexpected (e.g. {extra[:3]})"] if extra else []
-        raise _fail(path, f"weights do not match the architecture {arch['nin']} -> {arch['nouts']}: {', '.join(parts)}")
-    model.load_state_dict({name: _weight(weights[name], name, path) for name in names})
-    return model
+    read = _layers_v1 if version == 1 else _layers_v2
+    matrices, biases = read(weights, [nin, *nouts], path)
+    return MLP._from_weights(nin, nouts, activation, out_activation, matrices, biases)

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Sequence
+import re
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from autograd import Value, dot
+from autograd.files import positive_int
 from autograd.ops import to_float
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 # The Value method applying each activation; linear is the identity.
-_APPLY = {"relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid, "linear": None}
+_APPLY: dict[str, Callable[[Value], Value] | None] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": None,
+}
+
+# One entry of a state dict: a parameter's float (Module, Neuron), a bias vector or a
+# (out, in) weight matrix as nested lists (Layer, MLP: PyTorch's ``Linear`` layout).
+StateValue = Union[float, list[float], list[list[float]]]
+StateDict = dict[str, StateValue]
+
+# Keys of the per-parameter layout MLP.state_dict() used before the PyTorch layout.
+_LEGACY_MLP_KEY = re.compile(r"layer\d+\.neuron\d+\.(?:w\d+|b)")
+_LEGACY_LAYER_KEY = re.compile(r"neuron\d+\.(?:w\d+|b)")
+# layers.<i>.weight (ours) or <i>.weight (a torch.nn.Sequential's state_dict()).
+_TORCH_KEY = re.compile(r"(layers\.)?(\d+)\.(weight|bias)")
 
 
 def _check_activation(activation: Any, where: str) -> str:
@@ -31,12 +49,6 @@ def _resolve_activation(activation: Any, nonlin: Any, where: str) -> str:
     return _check_activation(activation, where)
 
 
-def _check_count(n: Any, what: str, where: str) -> int:
-    if isinstance(n, bool) or not hasattr(n, "__index__") or n.__index__() < 1:  # numpy ints welcome
-        raise ValueError(f"{where}: {what} must be a positive int, got {type(n).__name__}: {n!r}")
-    return n.__index__()
-
-
 def init_bound(nin: int, activation: str) -> float:
     """Half-width of the uniform initialisation: He for relu, LeCun for tanh/sigmoid/linear.
 
@@ -46,7 +58,14 @@ def init_bound(nin: int, activation: str) -> float:
     return math.sqrt((6.0 if activation == "relu" else 3.0) / nin)
 
 
-def _inputs(x: Any, nin: int, owner: Any) -> list:
+def _draw(nin: int, nout: int, activation: str, rng: random.Random | None) -> list[list[float]]:
+    """``nout`` rows of ``nin`` initial weights, drawn neuron by neuron (micrograd's order)."""
+    uniform = (rng if rng is not None else random).uniform
+    bound = init_bound(nin, activation)
+    return [[uniform(-bound, bound) for _ in range(nin)] for _ in range(nout)]
+
+
+def _inputs(x: Any, nin: int, owner: Any) -> list[Value]:
     """Validate one input row: a sequence of ``nin`` numbers or Values (numpy rows included).
 
     ``owner._where()`` names the module in error messages; it is only called on error.
@@ -79,6 +98,63 @@ def _inputs(x: Any, nin: int, owner: Any) -> list:
     return row
 
 
+def _real(value: object, what: str, where: str) -> float:
+    if value.__class__ is float:
+        return value  # type: ignore[return-value]  # the exact-class check is the fast path
+    try:
+        return to_float(value, "")
+    except TypeError:
+        raise ValueError(
+            f"{where}: value for {what} must be a real number, got {type(value).__name__}: {value!r:.60}"
+        ) from None
+
+
+def _as_list(value: object) -> object:
+    """Tensors and numpy arrays as nested lists (``tolist``); anything else as it is."""
+    if not isinstance(value, (list, tuple)) and hasattr(value, "tolist") and hasattr(value, "shape"):
+        return value.tolist()
+    return value
+
+
+def _vector(value: object, n: int, key: str, where: str) -> list[float]:
+    value = _as_list(value)
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        got = f"length {len(value)}" if isinstance(value, (list, tuple)) else f"{type(value).__name__}"
+        raise ValueError(f"{where}: {key!r} must be a list of {n} numbers, got {got}")
+    return [_real(v, f"{key}[{i}]", where) for i, v in enumerate(value)]
+
+
+def _matrix(value: object, rows: int, cols: int, key: str, where: str) -> list[list[float]]:
+    value = _as_list(value)
+    if not isinstance(value, (list, tuple)) or len(value) != rows:
+        got = f"{len(value)} rows" if isinstance(value, (list, tuple)) else f"{type(value).__name__}"
+        raise ValueError(f"{where}: {key!r} must be a nested list of shape ({rows}, {cols}), got {got}")
+    out = []
+    for j, row in enumerate(value):
+        if not isinstance(row, (list, tuple)) or len(row) != cols:
+            got = f"length {len(row)}" if isinstance(row, (list, tuple)) else f"{type(row).__name__}"
+            raise ValueError(
+                f"{where}: {key}[{j}] must be a list of {cols} numbers (shape ({rows}, {cols})), got {got}"
+            )
+        out.append([_real(v, f"{key}[{j}][{k}]", where) for k, v in enumerate(row)])
+    return out
+
+
+def _check_state(state: object, where: str) -> Mapping[str, object]:
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}: state must be a dict of name -> value, got {type(state).__name__}")
+    return state
+
+
+def _key_mismatch(where: str, missing: list[str], extra: list[str]) -> ValueError:
+    parts = []
+    if missing:
+        parts.append(f"missing keys {_preview(missing)}")
+    if extra:
+        parts.append(f"unexpected keys {_preview(extra)}")
+    return ValueError(f"{where}: {' and '.join(parts)}")
+
+
 class Module:
     """Base class: anything with parameters.
 
@@ -99,37 +175,28 @@ class Module:
         for p in self.parameters():
             p.grad = 0.0
 
-    def state_dict(self) -> dict[str, float]:
+    def state_dict(self) -> StateDict:
         """Parameter name -> current value (a plain float)."""
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Set every parameter from ``state`` (strict: exactly the names of :meth:`state_dict`)."""
-        where = f"{type(self).__name__}.load_state_dict()"
-        if not isinstance(state, dict):
-            raise TypeError(f"{where}: state must be a dict of name -> number, got {type(state).__name__}")
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Set every parameter from ``state`` (strict: exactly the names of :meth:`named_parameters`)."""
+        self._load_named(_check_state(state, self._load_where()), self._load_where())
+
+    def _load_where(self) -> str:
+        return f"{type(self).__name__}.load_state_dict()"
+
+    def _load_named(self, state: Mapping[str, object], where: str) -> None:
+        """The per-parameter layout: name -> number, all or nothing."""
         named = self.named_parameters()
-        names = [name for name, _ in named]
-        missing = [name for name in names if name not in state]
-        extra = [key for key in state if key not in set(names)]
+        names = {name for name, _ in named}  # built once: membership tests stay O(1) per key
+        missing = [name for name, _ in named if name not in state]
+        extra = [key for key in state if key not in names]
         if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {_preview(missing)}")
-            if extra:
-                parts.append(f"unexpected keys {_preview(extra)}")
-            raise ValueError(f"{where}: {' and '.join(parts)}")
-        values = {}
-        for name in names:
-            try:
-                values[name] = to_float(state[name], name)
-            except TypeError:
-                v = state[name]
-                raise ValueError(
-                    f"{where}: value for {name!r} must be a real number, got {type(v).__name__}: {v!r:.60}"
-                ) from None
-        for name, p in named:  # assign only after everything validated: all or nothing
-            p.data = values[name]
+            raise _key_mismatch(where, missing, extra)
+        values = [_real(state[name], repr(name), where) for name, _ in named]
+        for (_, p), value in zip(named, values):  # assign only after everything validated
+            p.data = value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -155,23 +222,39 @@ class Neuron(Module):
     ``random.seed(...)`` makes it reproducible, as in micrograd).
     """
 
+    nin: int
+    activation: str
+    w: list[Value]
+    b: Value
+
     def __init__(
         self, nin: int, activation: str = "relu", *, rng: random.Random | None = None, nonlin: bool | None = None
     ) -> None:
-        self.nin = _check_count(nin, "nin", "Neuron()")
-        self.activation = _resolve_activation(activation, nonlin, "Neuron()")
-        self._apply = _APPLY[self.activation]
-        uniform = (rng if rng is not None else random).uniform
-        bound = init_bound(self.nin, self.activation)
-        self.w = [Value(uniform(-bound, bound), label=f"w{i}") for i in range(self.nin)]
-        self.b = Value(0.0, label="b")
+        nin = positive_int(nin, "nin", "Neuron()")
+        activation = _resolve_activation(activation, nonlin, "Neuron()")
+        self._set(nin, activation, _draw(nin, 1, activation, rng)[0], 0.0, "")
+
+    def _set(
+        self, nin: int, activation: str, weights: Sequence[float], bias: float, prefix: str, names: Sequence[str] = ()
+    ) -> None:
+        """Fill in a neuron from validated numbers; ``prefix`` starts every parameter's label.
+
+        ``names`` (``w0``, ``w1``, ...) may be passed in, built once per layer: loading a large
+        model spends a good part of its time making labels.
+        """
+        self.nin = nin
+        self.activation = activation
+        self._apply = _APPLY[activation]
+        names = names or [f"w{i}" for i in range(nin)]
+        self.w = [Value(w, label=prefix + name) for w, name in zip(weights, names)]
+        self.b = Value(bias, label=prefix + "b")
 
     @property
     def nonlin(self) -> bool:
         """micrograd's flag: True unless the neuron is linear."""
         return self.activation != "linear"
 
-    def _forward(self, row: Sequence[Any]) -> Value:
+    def _forward(self, row: Sequence[Value]) -> Value:
         act = dot(self.w, row, self.b)
         apply = self._apply
         return act if apply is None else apply(act)
@@ -189,8 +272,30 @@ class Neuron(Module):
         return f"Neuron({self.nin}, activation={self.activation!r})"
 
 
+def _neurons(
+    nin: int, activation: str, rows: Sequence[Sequence[float]], biases: Sequence[float], prefix: str
+) -> list[Neuron]:
+    neurons = []
+    names = [f"w{i}" for i in range(nin)]
+    for j, (row, bias) in enumerate(zip(rows, biases)):
+        neuron = Neuron.__new__(Neuron)  # the weights are given: skip __init__'s random draw
+        neuron._set(nin, activation, row, bias, f"{prefix}neuron{j}.", names)
+        neurons.append(neuron)
+    return neurons
+
+
 class Layer(Module):
-    """``nout`` neurons reading the same input; calling it always returns a list of Values."""
+    """``nout`` neurons reading the same input; calling it always returns a list of Values.
+
+    :meth:`state_dict` uses ``torch.nn.Linear``'s layout: ``weight`` of shape (nout, nin)
+    and ``bias`` of length nout, as nested lists.
+    """
+
+    nin: int
+    nout: int
+    activation: str
+    neurons: list[Neuron]
+    name: str
 
     def __init__(
         self,
@@ -201,15 +306,25 @@ class Layer(Module):
         rng: random.Random | None = None,
         nonlin: bool | None = None,
     ) -> None:
-        self.nin = _check_count(nin, "nin", "Layer()")
-        self.nout = _check_count(nout, "nout", "Layer()")
-        self.activation = _resolve_activation(activation, nonlin, "Layer()")
-        self.neurons = [Neuron(self.nin, self.activation, rng=rng) for _ in range(self.nout)]
-        self.name = ""  # set by MLP ("layer0", ...) so errors say which layer
-        for name, p in self.named_parameters():
-            p.label = name
+        nin = positive_int(nin, "nin", "Layer()")
+        nout = positive_int(nout, "nout", "Layer()")
+        activation = _resolve_activation(activation, nonlin, "Layer()")
+        self._set(nin, nout, activation, _draw(nin, nout, activation, rng), [0.0] * nout, "")
 
-    def _forward(self, row: Sequence[Any]) -> list[Value]:
+    def _set(
+        self,
+        nin: int,
+        nout: int,
+        activation: str,
+        rows: Sequence[Sequence[float]],
+        biases: Sequence[float],
+        prefix: str,
+    ) -> None:
+        self.nin, self.nout, self.activation = nin, nout, activation
+        self.neurons = _neurons(nin, activation, rows, biases, prefix)
+        self.name = ""  # set by MLP ("layer0", ...) so errors say which layer
+
+    def _forward(self, row: Sequence[Value]) -> list[Value]:
         return [n._forward(row) for n in self.neurons]
 
     def __call__(self, x: Any) -> list[Value]:
@@ -221,8 +336,34 @@ class Layer(Module):
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(f"neuron{j}.{name}", p) for j, n in enumerate(self.neurons) for name, p in n.named_parameters()]
 
+    def state_dict(self) -> StateDict:
+        """``{"weight": [[w, ...], ...] (nout x nin), "bias": [b, ...]}``, PyTorch's Linear layout."""
+        return {"weight": [[w.data for w in n.w] for n in self.neurons], "bias": [n.b.data for n in self.neurons]}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Accept :meth:`state_dict`'s layout (lists, tensors or arrays) or per-parameter names."""
+        where = self._load_where()
+        state = _check_state(state, where)
+        if state and all(isinstance(k, str) and _LEGACY_LAYER_KEY.fullmatch(k) for k in state):
+            self._load_named(state, where)
+            return
+        extra = [key for key in state if key not in ("weight", "bias")]
+        missing = [key for key in ("weight", "bias") if key not in state]
+        if missing or extra:
+            raise _key_mismatch(where, missing, extra)
+        rows = _matrix(state["weight"], self.nout, self.nin, "weight", where)
+        biases = _vector(state["bias"], self.nout, "bias", where)
+        _assign(self, rows, biases)
+
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {self.nout}, activation={self.activation!r})"
+
+
+def _assign(layer: Layer, rows: list[list[float]], biases: list[float]) -> None:
+    for neuron, row, bias in zip(layer.neurons, rows, biases):
+        for w, value in zip(neuron.w, row):
+            w.data = value
+        neuron.b.data = bias
 
 
 class MLP(Module):
@@ -231,8 +372,16 @@ class MLP(Module):
     ``MLP(2, [16, 16, 1])`` is micrograd's network (relu hidden layers, linear output).
     Calling it returns a single Value when the last layer has width 1, else a list.
     ``seed`` makes the initialisation reproducible; ``seed=None`` draws from the global
-    ``random`` module.
+    ``random`` module.  :meth:`state_dict` uses PyTorch's names and shapes:
+    ``layers.<i>.weight`` (nout x nin nested lists) and ``layers.<i>.bias``.
     """
+
+    nin: int
+    nouts: list[int]
+    activation: str
+    out_activation: str
+    seed: int | None
+    layers: list[Layer]
 
     def __init__(
         self,
@@ -243,24 +392,51 @@ class MLP(Module):
         out_activation: str = "linear",
         seed: int | None = None,
     ) -> None:
-        self.nin = _check_count(nin, "nin", "MLP()")
-        if isinstance(nouts, (str, bytes)) or not hasattr(nouts, "__len__") or len(nouts) == 0:
-            raise ValueError(f"MLP(): nouts must be a non-empty list of layer widths, got {nouts!r:.60}")
-        self.nouts = [_check_count(n, f"nouts[{i}]", "MLP()") for i, n in enumerate(nouts)]
-        self.activation = _check_activation(activation, "MLP()")
-        self.out_activation = _check_activation(out_activation, "MLP() out_activation")
-        self.seed = seed
+        nin, widths, activation, out_activation = _check_architecture(nin, nouts, activation, out_activation)
         rng = random.Random(seed) if seed is not None else None
-        sizes = [self.nin] + self.nouts
-        last = len(self.nouts) - 1
-        self.layers = [
-            Layer(sizes[i], sizes[i + 1], self.out_activation if i == last else self.activation, rng=rng)
-            for i in range(len(self.nouts))
+        sizes = [nin] + widths
+        last = len(widths) - 1
+        weights = [
+            _draw(sizes[i], widths[i], out_activation if i == last else activation, rng) for i in range(len(widths))
         ]
-        for i, layer in enumerate(self.layers):
+        self._set(nin, widths, activation, out_activation, weights, [[0.0] * n for n in widths])
+        self.seed = seed
+
+    @classmethod
+    def _from_weights(
+        cls,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str,
+        out_activation: str,
+        weights: Sequence[Sequence[Sequence[float]]],
+        biases: Sequence[Sequence[float]],
+    ) -> MLP:
+        """An MLP with exactly these (validated, correctly shaped) weights; no random draw."""
+        model = cls.__new__(cls)
+        model._set(nin, list(nouts), activation, out_activation, weights, biases)
+        model.seed = None
+        return model
+
+    def _set(
+        self,
+        nin: int,
+        nouts: list[int],
+        activation: str,
+        out_activation: str,
+        weights: Sequence[Sequence[Sequence[float]]],
+        biases: Sequence[Sequence[float]],
+    ) -> None:
+        self.nin, self.nouts, self.activation, self.out_activation = nin, nouts, activation, out_activation
+        sizes = [nin] + nouts
+        last = len(nouts) - 1
+        self.layers = []
+        for i in range(len(nouts)):
+            layer = Layer.__new__(Layer)
+            act = out_activation if i == last else activation
+            layer._set(sizes[i], nouts[i], act, weights[i], biases[i], f"layer{i}.")
             layer.name = f"layer{i}"
-        for name, p in self.named_parameters():
-            p.label = name
+            self.layers.append(layer)
 
     def __call__(self, x: Any) -> Value | list[Value]:
         row = _inputs(x, self.nin, self)
@@ -273,6 +449,70 @@ class MLP(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(f"layer{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
+
+    def state_dict(self) -> StateDict:
+        """``layers.<i>.weight`` (nested list, shape (out, in)) and ``layers.<i>.bias`` for each layer.
+
+        The names and shapes of ``torch.nn.Linear`` layers held in a ``layers`` attribute;
+        :func:`nn.to_torch` gives the PyTorch model itself.
+        """
+        state: StateDict = {}
+        for i, layer in enumerate(self.layers):
+            neurons = layer.neurons
+            state[f"layers.{i}.weight"] = [[w.data for w in n.w] for n in neurons]
+            state[f"layers.{i}.bias"] = [n.b.data for n in neurons]
+        return state
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Set every weight from ``state``, all or nothing. Three layouts are accepted:
+
+        - :meth:`state_dict`'s: ``layers.<i>.weight`` / ``layers.<i>.bias`` (nested lists,
+          torch tensors or numpy arrays);
+        - a ``torch.nn.Sequential``'s ``state_dict()`` such as ``nn.to_torch(model).state_dict()``:
+          ``<k>.weight`` / ``<k>.bias``, the Linear layers in increasing ``k``;
+        - the per-parameter names of :meth:`named_parameters` (``layer0.neuron3.w2``), the
+          layout of earlier versions.
+        """
+        where = self._load_where()
+        state = _check_state(state, where)
+        if state and all(isinstance(k, str) and _LEGACY_MLP_KEY.fullmatch(k) for k in state):
+            self._load_named(state, where)
+            return
+        layers = self._torch_layout(state, where)
+        converted = []
+        for layer, (weight_key, bias_key) in zip(self.layers, layers):
+            rows = _matrix(state[weight_key], layer.nout, layer.nin, weight_key, where)
+            converted.append((rows, _vector(state[bias_key], layer.nout, bias_key, where)))
+        for layer, (rows, biases) in zip(self.layers, converted):
+            _assign(layer, rows, biases)
+
+    def _torch_layout(self, state: Mapping[str, object], where: str) -> list[tuple[str, str]]:
+        """The (weight key, bias key) of each layer, or a ValueError naming missing and unexpected keys."""
+        prefixed: set[int] = set()
+        bare: set[int] = set()
+        extra = []
+        for key in state:
+            match = _TORCH_KEY.fullmatch(key) if isinstance(key, str) else None
+            if match is None:
+                extra.append(str(key))
+            else:
+                (prefixed if match.group(1) else bare).add(int(match.group(2)))
+        if bare and not prefixed:  # a torch Sequential: its Linear layers sit at increasing positions
+            prefix, indices = "", sorted(bare)
+            if len(indices) != len(self.layers):
+                raise ValueError(
+                    f"{where}: the state holds {len(indices)} Linear layers (at positions {indices[:8]}) "
+                    f"but this MLP has {len(self.layers)}"
+                )
+        else:
+            prefix, indices = "layers.", list(range(len(self.layers)))
+        keys = [(f"{prefix}{k}.weight", f"{prefix}{k}.bias") for k in indices]
+        wanted = {key for pair in keys for key in pair}
+        missing = [key for pair in keys for key in pair if key not in state]
+        extra += [key for key in state if isinstance(key, str) and key not in wanted and key not in extra]
+        if missing or extra:
+            raise _key_mismatch(where, missing, extra)
+        return keys
 
     def architecture(self) -> dict[str, Any]:
         """What :func:`nn.io.save` stores to rebuild this network."""
@@ -288,3 +528,16 @@ class MLP(Module):
             f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}, "
             f"out_activation={self.out_activation!r}): {len(self.parameters())} parameters"
         )
+
+
+def _check_architecture(nin: Any, nouts: Any, activation: Any, out_activation: Any) -> tuple[int, list[int], str, str]:
+    nin = positive_int(nin, "nin", "MLP()")
+    if isinstance(nouts, (str, bytes)) or not hasattr(nouts, "__len__") or len(nouts) == 0:
+        raise ValueError(f"MLP(): nouts must be a non-empty list of layer widths, got {nouts!r:.60}")
+    widths = [positive_int(n, f"nouts[{i}]", "MLP()") for i, n in enumerate(nouts)]
+    return (
+        nin,
+        widths,
+        _check_activation(activation, "MLP()"),
+        _check_activation(out_activation, "MLP() out_activation"),
+    )

@@ -6,6 +6,7 @@ import math
 from typing import Any, Iterable
 
 from autograd import Value
+from autograd.ops import is_real
 
 
 def _params(params: Iterable[Value], where: str) -> list[Value]:
@@ -28,9 +29,11 @@ def _params(params: Iterable[Value], where: str) -> list[Value]:
 
 
 def _number(x: Any, name: str, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+    """Any real number (int, float, Fraction, numpy scalar) as a finite float."""
+    value = float(x) if is_real(x) else math.nan
+    if not math.isfinite(value):
         raise ValueError(f"{where}: {name} must be a finite number, got {type(x).__name__}: {x!r:.60}")
-    return float(x)
+    return value
 
 
 class Optimizer:

@@ -159,3 +159,41 @@ def test_train_test_split_validation():
         train_test_split([[1], [2]], [1, 2], test_size=2)
     with pytest.raises(ValueError, match="at least 2 samples"):
         train_test_split([[1]], [1])
+
+
+def test_train_test_split_numpy_integer_test_size_is_a_count():
+    """issue 13: numpy.int64(3) was taken as a fraction."""
+    numpy = pytest.importorskip("numpy", reason="numpy integers need numpy")
+    X, y = [[i] for i in range(10)], list(range(10))
+    ours = train_test_split(X, y, test_size=numpy.int64(3), seed=0)
+    assert len(ours[1]) == 3 and len(ours[0]) == 7
+    assert ours == train_test_split(X, y, test_size=3, seed=0)
+    with pytest.raises(ValueError, match="both parts must be non-empty"):
+        train_test_split(X, y, test_size=numpy.int32(10))
+
+
+SPELLINGS = [(make_moons, 100), (make_circles, 100), (make_xor, 100), (make_spiral, 300)]
+
+
+@pytest.mark.parametrize("make, default_n", SPELLINGS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_generators_accept_sklearn_spellings_identically(make, default_n):
+    assert make(n_samples=37, random_state=5) == make(37, seed=5)
+    assert make(n_samples=37, seed=5) == make(37, random_state=5) == make(37, seed=5)
+    assert len(make(random_state=1)[0]) == default_n
+    assert make(random_state=1) == make(default_n, seed=1)
+
+
+@pytest.mark.parametrize("make", [m for m, _ in SPELLINGS], ids=lambda m: m.__name__)
+def test_generators_refuse_both_spellings_at_once(make):
+    with pytest.raises(TypeError, match=rf"{make.__name__}\(\): got both n= and n_samples="):
+        make(20, n_samples=20)
+    with pytest.raises(TypeError, match=rf"{make.__name__}\(\): got both seed= and random_state="):
+        make(20, seed=1, random_state=1)
+
+
+def test_train_test_split_accepts_random_state_identically():
+    X, y = [[i] for i in range(12)], list(range(12))
+    assert train_test_split(X, y, random_state=4) == train_test_split(X, y, seed=4)
+    assert train_test_split(X, y, random_state=4) != train_test_split(X, y, seed=5)
+    with pytest.raises(TypeError, match=r"train_test_split\(\): got both seed= and random_state="):
+        train_test_split(X, y, seed=4, random_state=4)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
+import threading
+import tracemalloc
+from fractions import Fraction
 
 import pytest
 
@@ -26,8 +31,9 @@ def test_save_load_round_trip_is_bit_identical(tmp_path):
     loaded = load(path)
     assert loaded.architecture() == model.architecture()
     assert loaded.state_dict() == model.state_dict()
-    assert all(math.copysign(1, a) == math.copysign(1, b) for a, b in zip(
-        loaded.state_dict().values(), model.state_dict().values()))
+    assert [math.copysign(1, p.data) for p in loaded.parameters()] == [
+        math.copysign(1, p.data) for p in model.parameters()]
+    assert [p.data.hex() for p in loaded.parameters()] == [p.data.hex() for p in model.parameters()]
     assert _predictions(loaded, X) == _predictions(model, X)
 
 
@@ -35,7 +41,7 @@ def test_save_load_accepts_str_paths_and_writes_documented_format(tmp_path):
     model = MLP(3, [2, 1], seed=0)
     save(model, str(tmp_path / "m.json"))
     document = json.loads((tmp_path / "m.json").read_text())
-    assert document["format"] == "valuegrad-mlp" and document["version"] == 1
+    assert document["format"] == "valuegrad-mlp" and document["version"] == 2
     assert document["architecture"] == {"nin": 3, "nouts": [2, 1], "activation": "relu", "out_activation": "linear"}
     assert document["weights"] == model.state_dict()
     assert load(str(tmp_path / "m.json")).state_dict() == model.state_dict()
@@ -66,7 +72,7 @@ def _write(path, document):
 
 def _good_document():
     model = MLP(2, [2, 1], seed=1)
-    return {"format": "valuegrad-mlp", "version": 1, "architecture": model.architecture(),
+    return {"format": "valuegrad-mlp", "version": 2, "architecture": model.architecture(),
             "weights": model.state_dict()}
 
 
@@ -75,17 +81,22 @@ BAD_FILES = {
     "garbage": (lambda d: "\x00\x01 not json", "not valid JSON"),
     "not an object": (lambda d: [1, 2], "expected a JSON object, got list"),
     "wrong format": (lambda d: {**d, "format": "keras"}, "not a valuegrad-mlp file \\(format is 'keras'\\)"),
-    "wrong version": (lambda d: {**d, "version": 2}, "unsupported version 2"),
+    "wrong version": (lambda d: {**d, "version": 3}, "unsupported version 3"),
     "bad nouts": (lambda d: {**d, "architecture": {**d["architecture"], "nouts": [2, 0]}},
                   "architecture 'nouts' must be a non-empty list of positive ints, got \\[2, 0\\]"),
     "bad activation": (lambda d: {**d, "architecture": {**d["architecture"], "activation": "gelu"}},
                        "architecture 'activation' must be one of .*got 'gelu'"),
     "shape mismatch": (lambda d: {**d, "architecture": {**d["architecture"], "nouts": [3, 1]}},
-                       "weights do not match the architecture 2 -> \\[3, 1\\]: 4 missing .*'layer0.neuron2.w0'"),
-    "extra weight": (lambda d: {**d, "weights": {**d["weights"], "layer2.neuron0.b": 0.0}},
-                     "weights do not match the architecture 2 -> \\[2, 1\\]: 1 unexpected .*'layer2.neuron0.b'"),
-    "string weight": (lambda d: {**d, "weights": {**d["weights"], "layer0.neuron0.w0": "0.1"}},
-                      "weight 'layer0.neuron0.w0' must be a number, got str"),
+                       "weight 'layers.0.weight' must have shape \\(3, 2\\), got 2 rows"),
+    "extra weight": (lambda d: {**d, "weights": {**d["weights"], "layers.2.bias": [0.0]}},
+                     "weights do not match the architecture 2 -> \\[2, 1\\]: it has 2 layers .* holds 5 entries"),
+    "renamed weight": (lambda d: {**d, "weights": {("layers.9.bias" if k == "layers.1.bias" else k): v
+                                                   for k, v in d["weights"].items()}},
+                       "weights do not match the architecture: missing 'layers.1.bias'"),
+    "short row": (lambda d: {**d, "weights": {**d["weights"], "layers.0.weight": [[0.5], [0.5, 0.5]]}},
+                  "weight 'layers.0.weight\\[0\\]' must be a list of 2 numbers, got 1 entries"),
+    "string weight": (lambda d: {**d, "weights": {**d["weights"], "layers.0.weight": [["0.1", 0.0], [0.0, 0.0]]}},
+                      "weight 'layers.0.weight\\[0\\]\\[0\\]' must be a number, got str"),
     "missing weights": (lambda d: {k: v for k, v in d.items() if k != "weights"}, "'weights' must be an object"),
 }
 
@@ -138,3 +149,169 @@ def test_failed_write_midway_leaves_existing_file_intact(tmp_path, monkeypatch):
         save(MLP(2, [2, 1], seed=9), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["model.json"]
+
+
+# -- files written by earlier versions -------------------------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def test_load_reads_a_version_1_file_written_by_the_old_save():
+    """mlp_format_v1.json was written by save() at commit 6d0315a (one JSON entry per parameter)."""
+    path = os.path.join(FIXTURES, "mlp_format_v1.json")
+    with open(path) as f:
+        document = json.load(f)
+    assert document["version"] == 1
+    model = load(path)
+    assert model.architecture() == document["architecture"]
+    stored = {name: (float(v) if not isinstance(v, str) else float(v.replace("inf", "Infinity")))
+              for name, v in document["weights"].items()}
+    assert {name: p.data for name, p in model.named_parameters()} == stored
+    # The output by hand from the stored numbers: tanh hidden layer, sigmoid output.
+    x = [0.5, -0.25]
+    hidden = [math.tanh(stored[f"layer0.neuron{j}.w0"] * x[0] + stored[f"layer0.neuron{j}.w1"] * x[1]
+                        + stored[f"layer0.neuron{j}.b"]) for j in range(3)]
+    logits = [sum(stored[f"layer1.neuron{j}.w{k}"] * hidden[k] for k in range(3)) + stored[f"layer1.neuron{j}.b"]
+              for j in range(2)]
+    out = [v.data for v in model(x)]
+    assert out[0] == pytest.approx(1 / (1 + math.exp(-logits[0])), rel=1e-15)
+    assert out[1] == 0.0  # bias -inf: sigmoid(-inf)
+
+
+def _v1_document():
+    model = MLP(2, [2, 1], seed=1)
+    return {"format": "valuegrad-mlp", "version": 1, "architecture": model.architecture(),
+            "weights": {name: p.data for name, p in model.named_parameters()}}
+
+
+BAD_V1_FILES = {
+    "shape mismatch": (lambda d: {**d, "architecture": {**d["architecture"], "nouts": [3, 1]}},
+                       "weights do not match the architecture 2 -> \\[3, 1\\]: it has 13 parameters, "
+                       "the file holds 9 weights"),
+    "renamed weight": (lambda d: {**d, "weights": {("layer9.neuron0.b" if k == "layer1.neuron0.b" else k): v
+                                                   for k, v in d["weights"].items()}},
+                       ".*1 missing \\(e.g. \\['layer1.neuron0.b'\\]\\), "
+                       "1 unexpected \\(e.g. \\['layer9.neuron0.b'\\]\\)"),
+    "string weight": (lambda d: {**d, "weights": {**d["weights"], "layer0.neuron0.w0": "0.1"}},
+                      "weight 'layer0.neuron0.w0' must be a number, got str"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_V1_FILES))
+def test_load_bad_version_1_file(tmp_path, case):
+    corrupt, message = BAD_V1_FILES[case]
+    path = _write(tmp_path / "old.json", corrupt(_v1_document()))
+    with pytest.raises(ValueError, match=f"load\\(\\): .*old.json: {message}"):
+        load(path)
+
+
+def test_version_1_and_2_files_of_one_model_load_identically(tmp_path):
+    v1 = _write(tmp_path / "v1.json", _v1_document())
+    v2 = save(MLP(2, [2, 1], seed=1), tmp_path / "v2.json")
+    assert load(v1).state_dict() == load(v2).state_dict() == MLP(2, [2, 1], seed=1).state_dict()
+
+
+# -- hostile files (issue 13): each a ValueError naming the file, cheaply ---------------------------
+
+def _arch(nin, nouts):
+    return {"nin": nin, "nouts": nouts, "activation": "relu", "out_activation": "linear"}
+
+
+HOSTILE = {
+    # 154 bytes that used to build a 9-million-parameter MLP before looking at the weights.
+    "v1 memory bomb": (json.dumps({"format": "valuegrad-mlp", "version": 1, "architecture": _arch(3000, [3000]),
+                                   "weights": {}}), "it has 9003000 parameters, the file holds 0 weights"),
+    "v2 memory bomb": (json.dumps({"format": "valuegrad-mlp", "version": 2, "architecture": _arch(3000, [3000]),
+                                   "weights": {}}), "it has 1 layers .*the file holds 0 entries"),
+    "200000 layers": (json.dumps({"format": "valuegrad-mlp", "version": 1, "architecture": _arch(1, [1] * 200000),
+                                  "weights": {}}), "it has 400000 parameters, the file holds 0 weights"),
+    "401-digit weight": (json.dumps({**_good_document()}).replace("0.0", "1" + "0" * 400, 1),
+                         "an integer with 401 digits is out of range"),
+    "huge nin": (json.dumps({"format": "valuegrad-mlp", "version": 2, "architecture": _arch(10**400, [1]),
+                             "weights": {}}), "an integer with 401 digits is out of range"),
+    "5000-digit integer": ('{"format": "valuegrad-mlp", "version": ' + "9" * 5000 + "}",
+                           "an integer with 5000 digits is out of range"),
+    "deep nesting": ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+    "deep nesting in weights": ('{"format": "valuegrad-mlp", "version": 2, "weights": ' + "[" * 100_000,
+                                "JSON nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_load_hostile_file_is_a_value_error_naming_the_file_using_little_memory(tmp_path, case):
+    text, message = HOSTILE[case]
+    path = tmp_path / "hostile.json"
+    path.write_text(text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"load\\(\\): .*hostile.json: .*{message}"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"load() allocated {peak / 2**20:.0f} MB before refusing {case}"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX only")
+def test_load_refuses_a_fifo_without_blocking(tmp_path):
+    path = tmp_path / "model.json"
+    os.mkfifo(path)
+    outcome = []
+
+    def attempt():
+        try:
+            load(path)
+        except ValueError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(60)  # generous: a correct load returns at once; a blocking one never does
+    if worker.is_alive():
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # release the reader
+        pytest.fail("load() blocked on a FIFO")
+    assert len(outcome) == 1
+    assert re.search("model.json: is a FIFO; a model file must be a regular file", str(outcome[0]))
+
+
+def test_load_refuses_a_directory(tmp_path):
+    with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path))}: is a directory"):
+        load(tmp_path)
+
+
+def test_load_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "absent.json")
+
+
+# -- save ---------------------------------------------------------------------------------------------
+
+def test_save_stores_numpy_and_fraction_weights_as_floats(tmp_path):
+    numpy = pytest.importorskip("numpy", reason="numpy scalars need numpy")
+    model = MLP(2, [2, 1], seed=3)
+    model.layers[0].neurons[0].w[1].data = numpy.float32(0.1)
+    model.layers[0].neurons[1].b.data = numpy.float32("inf")
+    model.layers[1].neurons[0].b.data = Fraction(1, 3)
+    loaded = load(save(model, tmp_path / "np.json"))
+    assert loaded.layers[0].neurons[0].w[1].data == float(numpy.float32(0.1))
+    assert loaded.layers[0].neurons[1].b.data == math.inf
+    assert loaded.layers[1].neurons[0].b.data == 1 / 3
+    assert all(type(p.data) is float for p in loaded.parameters())
+
+
+def test_save_refuses_a_non_number_weight_naming_it(tmp_path):
+    model = MLP(2, [2, 1], seed=3)
+    model.layers[1].neurons[0].w[1].data = "0.5"
+    with pytest.raises(TypeError, match=r"save\(\): parameter layers.1.weight\[0\]\[1\] must be a real number"):
+        save(model, tmp_path / "bad.json")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and umask are POSIX")
+def test_saved_model_gets_mode_0644_under_umask_022(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save(MLP(2, [1], seed=0), tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

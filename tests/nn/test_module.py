@@ -122,21 +122,91 @@ def test_state_dict_round_trip_and_strict_load():
     assert b(x).data == a(x).data
 
 
+def test_state_dict_uses_pytorch_names_and_shapes():
+    model = MLP(3, [4, 2], "tanh", seed=0)
+    state = model.state_dict()
+    assert list(state) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert [len(state["layers.0.weight"]), len(state["layers.0.weight"][0])] == [4, 3]  # (out, in)
+    assert [len(state["layers.1.weight"]), len(state["layers.1.weight"][0])] == [2, 4]
+    assert state["layers.1.bias"] == [0.0, 0.0]
+    # weight[j][k] is neuron j's weight on input k
+    assert state["layers.1.weight"][1][3] == model.layers[1].neurons[1].w[3].data
+    assert state["layers.0.weight"][2] == [w.data for w in model.layers[0].neurons[2].w]
+    assert Layer(2, 3, rng=random.Random(0)).state_dict().keys() == {"weight", "bias"}
+
+
+def test_load_state_dict_accepts_tuples_numpy_arrays_and_the_old_per_parameter_layout():
+    a, b = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    b.load_state_dict({k: tuple(map(tuple, v)) if k.endswith("weight") else tuple(v)
+                       for k, v in a.state_dict().items()})
+    assert b.state_dict() == a.state_dict()
+    numpy = pytest.importorskip("numpy", reason="the numpy part of this test needs numpy")
+    c = MLP(2, [3, 1], seed=2)
+    c.load_state_dict({k: numpy.array(v, dtype=numpy.float32) for k, v in a.state_dict().items()})
+    assert c.layers[0].neurons[1].w[0].data == float(numpy.float32(a.layers[0].neurons[1].w[0].data))
+    d = MLP(2, [3, 1], seed=3)
+    d.load_state_dict({name: p.data for name, p in a.named_parameters()})  # the layout of version 1
+    assert d.state_dict() == a.state_dict()
+
+
 def test_load_state_dict_rejects_missing_extra_and_non_numbers():
     model = MLP(2, [2, 1], seed=0)
     state = model.state_dict()
     before = model.state_dict()
     missing = dict(state)
-    del missing["layer1.neuron0.b"]
-    with pytest.raises(ValueError, match=r"missing keys \['layer1.neuron0.b'\]"):
+    del missing["layers.1.bias"]
+    with pytest.raises(ValueError, match=r"missing keys \['layers.1.bias'\]"):
         model.load_state_dict(missing)
     with pytest.raises(ValueError, match="unexpected keys.*'bogus'"):
         model.load_state_dict({**state, "bogus": 1.0})
+    with pytest.raises(ValueError, match=r"value for layers.0.weight\[1\]\[0\] must be a real number, got str"):
+        model.load_state_dict({**state, "layers.0.weight": [[0.0, 0.0], ["0.5", 0.0]]})
+    with pytest.raises(ValueError, match=r"layers.1.bias\[0\].*got bool"):
+        model.load_state_dict({**state, "layers.1.bias": [True]})
+    with pytest.raises(ValueError, match=r"'layers.0.weight' must be a nested list of shape \(2, 2\), got 3 rows"):
+        model.load_state_dict({**state, "layers.0.weight": [[0.0, 0.0]] * 3})
+    with pytest.raises(ValueError, match=r"layers.0.weight\[0\] must be a list of 2 numbers .*got length 1"):
+        model.load_state_dict({**state, "layers.1.bias": [0.0], "layers.0.weight": [[0.0], [0.0, 0.0]]})
+    with pytest.raises(ValueError, match=r"'layers.1.bias' must be a list of 1 numbers, got float"):
+        model.load_state_dict({**state, "layers.1.bias": 0.5})
+    with pytest.raises(TypeError, match="state must be a dict of name -> value, got list"):
+        model.load_state_dict([])
+    # the old per-parameter layout keeps its own strict checks
+    flat = {name: p.data for name, p in model.named_parameters()}
+    del flat["layer1.neuron0.b"]
+    with pytest.raises(ValueError, match=r"missing keys \['layer1.neuron0.b'\]"):
+        model.load_state_dict(flat)
     with pytest.raises(ValueError, match="'layer0.neuron1.w0' must be a real number, got str"):
-        model.load_state_dict({**state, "layer0.neuron1.w0": "0.5"})
-    with pytest.raises(ValueError, match="layer0.neuron0.b.*got bool"):
-        model.load_state_dict({**state, "layer0.neuron0.b": True})
+        model.load_state_dict({**flat, "layer1.neuron0.b": 0.0, "layer0.neuron1.w0": "0.5"})
     assert model.state_dict() == before  # nothing was half-loaded
+
+
+def test_load_state_dict_of_a_torch_sequential_layout_maps_linear_layers_in_order():
+    """``<k>.weight`` keys (a torch.nn.Sequential's state_dict) fill the layers by increasing k."""
+    a, b = MLP(2, [3, 3, 1], seed=0), MLP(2, [3, 3, 1], seed=1)
+    ours = a.state_dict()
+
+    def sequential(layers, skip=()):
+        return {f"{2 * i}.{kind}": ours[f"layers.{i}.{kind}"] for i in range(layers) for kind in ("weight", "bias")
+                if (i, kind) not in skip}
+
+    b.load_state_dict(sequential(3))
+    assert b.state_dict() == ours
+    with pytest.raises(ValueError, match=r"holds 2 Linear layers \(at positions \[0, 2\]\) but this MLP has 3"):
+        b.load_state_dict(sequential(2))
+    with pytest.raises(ValueError, match=r"missing keys \['2.bias'\]"):
+        b.load_state_dict(sequential(3, skip=[(1, "bias")]))
+
+
+def test_layer_load_state_dict_both_layouts():
+    a, b = Layer(3, 2, rng=random.Random(0)), Layer(3, 2, rng=random.Random(1))
+    b.load_state_dict(a.state_dict())
+    assert b.state_dict() == a.state_dict()
+    c = Layer(3, 2, rng=random.Random(2))
+    c.load_state_dict({name: p.data for name, p in a.named_parameters()})
+    assert c.state_dict() == a.state_dict()
+    with pytest.raises(ValueError, match=r"missing keys \['bias'\]"):
+        c.load_state_dict({"weight": a.state_dict()["weight"]})
 
 
 def test_zero_grad_resets_every_parameter():
@@ -209,11 +279,15 @@ def test_non_numeric_features_raise_type_error():
 
 
 def test_constructor_validation():
-    with pytest.raises(ValueError, match="nin must be a positive int, got int: 0"):
+    with pytest.raises(ValueError, match=r"MLP\(\): nin must be >= 1, got 0"):
         MLP(0, [1])
+    with pytest.raises(TypeError, match=r"Neuron\(\): nin must be an int, got str"):
+        Neuron("2")
+    with pytest.raises(ValueError, match=r"Layer\(\): nout must be >= 1, got -1"):
+        Layer(2, -1)
     with pytest.raises(ValueError, match="nouts must be a non-empty list"):
         MLP(2, [])
-    with pytest.raises(ValueError, match=r"nouts\[1\] must be a positive int, got float"):
+    with pytest.raises(TypeError, match=r"nouts\[1\] must be an int, got float"):
         MLP(2, [3, 1.5])
     with pytest.raises(ValueError, match="activation must be one of 'relu', 'tanh', 'sigmoid', 'linear', got 'gelu'"):
         Neuron(2, "gelu")

@@ -122,3 +122,32 @@ def test_optimizer_validation():
         Adam(ps, eps=0.0)
     with pytest.raises(TypeError):
         SGD(ps, 0.1, 0.9)  # options are keyword-only
+
+
+def test_optimizers_accept_any_real_number_for_their_options():
+    """numpy scalars and Fractions are numbers (issue 13: Adam(lr=numpy.float32(0.01)) was refused)."""
+    np = pytest.importorskip("numpy", reason="numpy scalars need numpy")
+    from fractions import Fraction
+
+    adam = Adam(_params(1.0), lr=np.float32(0.01), betas=(np.float64(0.8), Fraction(99, 100)), eps=np.float32(1e-6))
+    assert adam.lr == float(np.float32(0.01)) and type(adam.lr) is float
+    assert adam.betas == (0.8, 0.99) and all(type(b) is float for b in adam.betas)
+    assert adam.eps == float(np.float32(1e-6))
+    sgd = SGD(_params(1.0), lr=np.int64(1), momentum=np.float16(0.5), weight_decay=Fraction(1, 10))
+    assert (sgd.lr, sgd.momentum, sgd.weight_decay) == (1.0, 0.5, 0.1)
+    sgd.lr = np.float32(0.25)  # schedules too
+    assert sgd.lr == 0.25 and type(sgd.lr) is float
+    # the same update as with plain floats
+    p, q = _params(2.0), _params(2.0)
+    p[0].grad = q[0].grad = 0.5
+    Adam(p, lr=np.float64(0.1)).step()
+    Adam(q, lr=0.1).step()
+    assert p[0].data == q[0].data
+
+
+@pytest.mark.parametrize("bad", [True, "0.1", None, complex(1, 0), [0.1]])
+def test_optimizer_options_refuse_non_numbers(bad):
+    with pytest.raises(ValueError, match=f"lr must be a finite number, got {type(bad).__name__}"):
+        Adam(_params(1.0), lr=bad)
+    with pytest.raises(ValueError, match=f"momentum must be a finite number, got {type(bad).__name__}"):
+        SGD(_params(1.0), lr=0.1, momentum=bad)
