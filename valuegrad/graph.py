@@ -10,19 +10,19 @@ import sys
 from typing import Any, Callable, Mapping
 
 from autograd import ops
-from autograd.render import FORMATS, RANKDIRS, _write_atomic, draw, to_dot
+from autograd.files import write_atomic
+from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
 
-FUNCTIONS: dict[str, Callable[[Any], Any]] = {
-    "relu": ops.relu,
-    "tanh": ops.tanh,
-    "sigmoid": ops.sigmoid,
-    "exp": ops.exp,
-    "log": ops.log,
-    "sqrt": ops.sqrt,
-    "abs": ops.abs,
-}
-"""The functions an expression may call; each takes a float or a Value."""
+FUNCTIONS: dict[str, Callable[..., Any]] = ops.FUNCTIONS
+"""The functions an expression may call: the rule table's named functions (the same dict, so an
+op registered later with ``autograd.defop`` is callable at once); each takes floats or Values."""
+
+
+def _arity(name: str) -> int:
+    row = ops.RULES.get(name)
+    return row.arity if row is not None and row.arity > 0 else 1
+
 
 # Floats in, floats out with IEEE semantics (ops.div / ops.power never raise); Values build nodes.
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -61,7 +61,11 @@ _CONSTRUCTS = {
     ast.YieldFrom: "yield",
 }
 MAX_EXPRESSION_LENGTH = 10_000
-ALLOWED = "numbers, variable names, + - * / **, unary - and calls of " + ", ".join(FUNCTIONS)
+
+
+def allowed() -> str:
+    """What an expression may contain (the function list is read from the rule table when asked)."""
+    return "numbers, variable names, + - * / **, unary - and calls of " + ", ".join(sorted(FUNCTIONS))
 
 
 class ExpressionError(ValueError):
@@ -71,7 +75,7 @@ class ExpressionError(ValueError):
 def _refuse(node: ast.AST, what: str) -> ExpressionError:
     column = getattr(node, "col_offset", None)
     where = f" (column {column + 1})" if column is not None else ""
-    return ExpressionError(f"not allowed in an expression{where}: {what}; allowed: {ALLOWED}")
+    return ExpressionError(f"not allowed in an expression{where}: {what}; allowed: {allowed()}")
 
 
 def _constant_construct(value: Any) -> str:
@@ -137,9 +141,10 @@ def parse_expression(source: str) -> ast.Expression:
                 raise _refuse(node, f"calling {func.id!r} (not a known function)")
             if node.keywords:
                 raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
-            if len(node.args) != 1:
-                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly one)")
-            stack.append(node.args[0])
+            arity = _arity(func.id)
+            if len(node.args) != arity:
+                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
+            stack.extend(reversed(node.args))
             continue
         raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
     return tree
@@ -182,7 +187,7 @@ def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str
             elif kind is ast.UnaryOp:
                 stack.append((node.operand, False))
             elif kind is ast.Call:
-                stack.append((node.args[0], False))
+                stack.extend((argument, False) for argument in reversed(node.args))
             else:
                 raise _refuse(node, kind.__name__)  # only reachable with an unchecked tree
         elif kind is ast.BinOp:
@@ -191,7 +196,10 @@ def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str
         elif kind is ast.UnaryOp:
             results.append(-results.pop())
         else:
-            results.append(FUNCTIONS[node.func.id](results.pop()))
+            count = len(node.args)
+            arguments = results[-count:]
+            del results[-count:]
+            results.append(FUNCTIONS[node.func.id](*arguments))
     return results[0]
 
 
@@ -223,6 +231,16 @@ examples:
 """
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
+    return number
+
+
 def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -233,6 +251,8 @@ def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
                         help="png, svg, pdf, or dot (the DOT source; needs no Graphviz)")
     parser.add_argument("--rankdir", choices=RANKDIRS, default=default("LR"),
                         help="direction of the edges (default LR: inputs left, output right)")
+    parser.add_argument("--max-nodes", type=_positive_int, default=default(200),
+                        help="draw at most this many Values, nearest the output first (default 200)")
     parser.add_argument("--no-local-grads", action="store_true", default=default(False),
                         help="do not label edges with local derivatives")
 
@@ -240,7 +260,7 @@ def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {ALLOWED}")
+    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {allowed()}")
     _add_output_options(parser)
     parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
                         help="the value of each variable")
@@ -335,10 +355,11 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(parser, str(exc))
 
     root, leaves = build_graph(tree, values)
-    options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads}
+    options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads,
+               "max_nodes": merged.max_nodes}
     try:
         if fmt == "dot":
-            _write_atomic(path, to_dot(root, **options).source.encode("utf-8"))
+            write_atomic(path, to_dot(root, **options).source)
         else:
             path = draw(root, path, format=fmt, **options)
     except (RuntimeError, OSError) as exc:
@@ -349,31 +370,3 @@ def run(args: argparse.Namespace) -> int:
     for name, leaf in leaves.items():
         print(f"  d/d{name} = {leaf.grad!r}")
     return 0
-
-
-# -- the pictures in docs/ ----------------------------------------------------------------------
-
-NEURON_EXPRESSION = "tanh(x1*w1 + x2*w2 + b)"
-NEURON_VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
-
-
-def write_doc_pictures(directory: str = "docs") -> list[str]:
-    """Regenerate docs/neuron.png (the micrograd lecture's neuron) and docs/mlp.png (clustered MLP)."""
-    from nn.module import MLP
-
-    os.makedirs(directory, exist_ok=True)
-    neuron, _ = build_graph(NEURON_EXPRESSION, NEURON_VALUES)
-    written = [draw(neuron, os.path.join(directory, "neuron.png"))]
-
-    model = MLP(2, [3, 1], activation="tanh", seed=3)
-    x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
-    loss = (model(x) - 1.0) ** 2
-    loss.label = "loss"
-    loss.backward()
-    written.append(draw(loss, os.path.join(directory, "mlp.png"), module=model, cluster_by_module=True))
-    return written
-
-
-if __name__ == "__main__":  # python -m valuegrad.graph [DIRECTORY]: rewrite the docs pictures
-    for written_path in write_doc_pictures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
-        print(f"wrote {written_path}")
