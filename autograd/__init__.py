@@ -1,6 +1,7 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
 from .anomaly import detect_anomaly
+from .animate import animate_backward
 from .compile import CompiledGraph, compile_graph
 from .engine import backward, grad, gradients, no_grad, topological_order, value_and_grad
 from .forward import Dual, jacobian, jvp
@@ -18,6 +19,7 @@ __all__ = [
     "Dual",
     "GradcheckError",
     "Value",
+    "animate_backward",
     "backward",
     "compile_graph",
     "detect_anomaly",

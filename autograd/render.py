@@ -55,7 +55,8 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 #   would otherwise take Graphviz half a minute and be too big to look at;
 # * edge labels are real `label`s: dot reserves space for them (a virtual node), so they never
 #   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout.
-GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in", "pad": "0.15"}
+GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in",
+               "pad": "0.15"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
@@ -370,7 +371,10 @@ def _fan_out(order: list[Value]) -> dict[Value, int]:
 def _graph_parts(
     root: Value, *, show_grad: bool, show_local_grads: bool, rankdir: str, max_nodes: int,
     module: Any, cluster_by_module: bool, legend: bool, digits: int,
+    grads: dict[Value, float] | None = None, scale: float | None = None,
 ) -> _Parts:
+    """The picture's nodes and edges; ``grads`` and ``scale`` replace ``.grad`` and the colour scale
+    (animate_backward draws the grads of each step against the final scale)."""
     names = _parameter_names(module) if module is not None else {}
     drawn, total = _nearest_nodes(root, max_nodes)
     order = _drawing_order(root, drawn, names)
@@ -378,8 +382,12 @@ def _graph_parts(
     cluster = module_of if cluster_by_module else {}
     shown = _shown_labels(order, names, cluster)
     shown.update(_derived_names(order, shown))
-    grads = {node: _number(node.grad) for node in order}
-    scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+    if grads is None:
+        grads = {node: _number(node.grad) for node in order}
+    else:
+        grads = {node: grads.get(node, 0.0) for node in order}
+    if scale is None:
+        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
     fan_out = _fan_out(order)
     # A network's layers are tall columns of parameters: stacked records keep such a picture
     # about half as wide, so its text stays readable when shown at README width.
