@@ -10,6 +10,7 @@ import sys
 from typing import Any, Callable, Mapping
 
 from autograd import ops
+from autograd.animate import animate_backward
 from autograd.files import write_atomic
 from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
@@ -90,6 +91,113 @@ def _constant_construct(value: Any) -> str:
     return f"the constant {value!r:.40}"
 
 
+# Binding power and associativity of the operators, as in Python: ** binds tighter than unary -
+# on its left (-x**2 is -(x**2)), unary - tighter than * and /, which bind tighter than + and -.
+_PRECEDENCE = {"+": (1, "left"), "-": (1, "left"), "*": (2, "left"), "/": (2, "left"),
+               "neg": (3, "right"), "**": (4, "right")}
+_BINOPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
+
+
+def _parse_iteratively(source: str) -> ast.Expression:
+    """Shunting-yard parse of numbers, names, + - * / **, unary - and calls: no recursion at any length.
+
+    Builds the same ``ast`` nodes as :func:`ast.parse`; anything else is an ExpressionError
+    (only reached for expressions too deep for Python's own parser).
+    """
+    import io
+    import tokenize
+
+    def fail(what: str) -> ExpressionError:
+        return ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser, and {what}")
+
+    operands: list[ast.expr] = []
+    operators: list[tuple[str, int]] = []  # (operator, column); "(" and "call" mark open brackets
+    calls: list[tuple[str, int, int]] = []  # open calls: (function name, column, operands before the bracket)
+
+    def reduce_one() -> None:
+        op, column = operators.pop()
+        if op == "neg":
+            operands.append(ast.UnaryOp(ast.USub(), operands.pop(), lineno=1, col_offset=column))
+            return
+        right, left = operands.pop(), operands.pop()
+        operands.append(ast.BinOp(left, _BINOPS[op](), right, lineno=1, col_offset=column))
+
+    expect_operand = True
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source.strip()).readline))
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise fail(f"it does not tokenize: {exc}") from None
+    pending_name: tuple[str, int] | None = None
+    for token in tokens:
+        kind, text, column = token.type, token.string, token.start[1]
+        if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if pending_name is not None:
+            name, name_column = pending_name
+            pending_name = None
+            if text == "(":
+                operators.append(("call", name_column))
+                calls.append((name, name_column, len(operands)))
+                expect_operand = True
+                continue
+            operands.append(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column))
+            expect_operand = False
+        if expect_operand:
+            if kind == tokenize.NUMBER:
+                operands.append(ast.Constant(ast.literal_eval(text), lineno=1, col_offset=column))
+                expect_operand = False
+            elif kind == tokenize.NAME:
+                pending_name = (text, column)
+            elif text == "-":
+                operators.append(("neg", column))
+            elif text == "(":
+                operators.append(("(", column))
+            else:
+                raise fail(f"{text!r} at column {column + 1} is not allowed there")
+            continue
+        if text in _PRECEDENCE:
+            power, side = _PRECEDENCE[text]
+            while operators and operators[-1][0] in _PRECEDENCE:
+                top = _PRECEDENCE[operators[-1][0]][0]
+                if top > power or (top == power and side == "left"):
+                    reduce_one()
+                else:
+                    break
+            operators.append((text, column))
+            expect_operand = True
+        elif text in (")", ","):
+            while operators and operators[-1][0] not in ("(", "call"):
+                reduce_one()
+            if not operators:
+                raise fail(f"unbalanced {text!r} at column {column + 1}")
+            if text == "," and operators[-1][0] != "call":
+                raise fail(f"',' outside a call at column {column + 1}")
+            if text == ")":
+                bracket, _ = operators.pop()
+                if bracket == "call":
+                    name, name_column, before = calls.pop()
+                    arguments = operands[before:]
+                    del operands[before:]
+                    operands.append(ast.Call(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column),
+                                             arguments, [], lineno=1, col_offset=name_column))
+            else:
+                expect_operand = True
+        else:
+            raise fail(f"{text!r} at column {column + 1} is not allowed there")
+    if pending_name is not None:
+        operands.append(ast.Name(pending_name[0], ast.Load(), lineno=1, col_offset=pending_name[1]))
+        expect_operand = False
+    if expect_operand:
+        raise fail("it ends where an operand is expected")
+    while operators:
+        if operators[-1][0] in ("(", "call"):
+            raise fail("a bracket is not closed")
+        reduce_one()
+    if len(operands) != 1:
+        raise fail("it is not one expression")
+    return ast.Expression(operands[0])
+
+
 def parse_expression(source: str) -> ast.Expression:
     """Parse ``source`` with :mod:`ast` and check that it only uses what :data:`ALLOWED` lists.
 
@@ -106,8 +214,10 @@ def parse_expression(source: str) -> ast.Expression:
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc.msg}{column}") from None
     except ValueError as exc:  # null bytes
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc}") from None
-    except (RecursionError, MemoryError):  # Python's own parser gives up on absurd nesting
-        raise ExpressionError(f"cannot parse {source!r:.80}: nested too deeply") from None
+    except (RecursionError, MemoryError):
+        # Python 3.12+ builds the AST recursively and gives up on a long flat chain such as a
+        # 2,900-term sum; our own iterative parser reads the allowed grammar at any length.
+        tree = _parse_iteratively(source)
     stack: list[ast.AST] = [tree.body]
     while stack:
         node = stack.pop()
@@ -245,8 +355,11 @@ def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument("-o", "--output", default=default("graph.png"),
-                        help="image file to write (default graph.png); the extension picks the format")
+    parser.add_argument("-o", "--output", default=default(None),
+                        help="image file to write (default graph.png, or none with --animate); "
+                             "the extension picks the format")
+    parser.add_argument("--animate", metavar="FILE", default=default(None),
+                        help="also write backpropagation step by step: FILE.gif (needs Pillow) or FILE.html")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=default(None),
                         help="png, svg, pdf, or dot (the DOT source; needs no Graphviz)")
     parser.add_argument("--rankdir", choices=RANKDIRS, default=default("LR"),
@@ -297,9 +410,34 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
     return values
 
 
-def _output(args: argparse.Namespace) -> tuple[str, str]:
-    """The output path and format, from --format or else from the extension of -o."""
-    path = args.output
+def _checked_path(path: str, option: str) -> str:
+    """A file path for ``option``: a directory (``out/``) gets ``graph`` inside it, never a hidden ``.png``."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        path = os.path.join(path, "graph")
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise _UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
+    return path
+
+
+def _animation_output(path: str | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    path = _checked_path(path, "--animate")
+    extension = os.path.splitext(path)[1].lower()
+    if extension in ("", ".gif"):
+        return (path if extension else path + ".gif"), "gif"
+    if extension in (".html", ".htm"):
+        return path, "html"
+    raise _UsageError(f"--animate {path!r}: the file must end in .gif or .html")
+
+
+def _output(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The output path and format, from --format or else from the extension of -o (None: no picture)."""
+    if args.output is None:
+        if args.animate is not None and args.format is None:
+            return None
+    path = _checked_path("graph.png" if args.output is None else args.output, "-o")
     root, extension = os.path.splitext(path)
     extension = extension.lower()
     if args.format is not None:
@@ -341,7 +479,8 @@ def run(args: argparse.Namespace) -> int:
         options, rest = late.parse_known_args(remainder)
         merged = argparse.Namespace(**{**vars(args), **vars(options)})
         values = _parse_variables(rest)
-        path, fmt = _output(merged)
+        output = _output(merged)
+        animation = _animation_output(merged.animate)
         tree = parse_expression(merged.expression)
         used = variable_names(tree)
         missing = [name for name in used if name not in values]
@@ -357,15 +496,21 @@ def run(args: argparse.Namespace) -> int:
     root, leaves = build_graph(tree, values)
     options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads,
                "max_nodes": merged.max_nodes}
+    written = []
     try:
-        if fmt == "dot":
-            write_atomic(path, to_dot(root, **options).source)
-        else:
-            path = draw(root, path, format=fmt, **options)
-    except (RuntimeError, OSError) as exc:
+        if output is not None:
+            path, fmt = output
+            if fmt == "dot":
+                written.append(write_atomic(path, to_dot(root, **options).source))
+            else:
+                written.append(draw(root, path, format=fmt, **options))
+        if animation is not None:
+            written.append(animate_backward(root, animation[0], format=animation[1], rankdir=merged.rankdir))
+    except (RuntimeError, OSError, ImportError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
+    for path in written:
+        print(f"wrote {path}")
     print(f"{merged.expression.strip()} = {root.data!r}")
     for name, leaf in leaves.items():
         print(f"  d/d{name} = {leaf.grad!r}")
