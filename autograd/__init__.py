@@ -1,7 +1,7 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
-from .anomaly import detect_anomaly
 from .animate import animate_backward
+from .anomaly import detect_anomaly
 from .compile import CompiledGraph, compile_graph
 from .engine import backward, grad, gradients, no_grad, topological_order, value_and_grad
 from .forward import Dual, jacobian, jvp

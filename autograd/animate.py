@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from .engine import topological_order
 from .files import write_atomic
-from .render import RANKDIRS, _Edge, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, run_graphviz
+from .render import RANKDIRS, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, run_graphviz
 from .value import Value
 
 ANIMATION_FORMATS = ("gif", "html")

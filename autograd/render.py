@@ -15,7 +15,7 @@ from .files import write_atomic
 from .value import Value
 
 if TYPE_CHECKING:  # graphviz is imported lazily at run time: `import autograd` stays light
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]  # the package ships no type hints
 
 FORMATS = ("png", "svg", "pdf")
 RANKDIRS = ("LR", "RL", "TB", "BT")

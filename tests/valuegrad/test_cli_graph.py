@@ -445,3 +445,15 @@ def test_cli_animate_writes_gif_and_html(tmp_path, capsys):
     assert "<button" in (tmp_path / "bp.html").read_text() and (tmp_path / "g.svg").exists()
     assert cli(["x*w", "--x", "1", "--w", "2", "--animate", str(tmp_path / "bp.mp4")]) == 2
     assert "must end in .gif or .html" in capsys.readouterr().err
+
+
+@needs_dot
+@pytest.mark.slow
+def test_write_graph_pictures(tmp_path):
+    pytest.importorskip("nn.module", reason="nn.module is not importable")
+    from valuegrad import pictures
+
+    written = pictures.write_graph_pictures(str(tmp_path))
+    assert written == [str(tmp_path / "neuron.png"), str(tmp_path / "mlp.png")]
+    for path in written:
+        assert Path(path).read_bytes().startswith(PNG_MAGIC)
