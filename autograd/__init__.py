@@ -1,5 +1,6 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
+from .animate import animate_backward
 from .anomaly import detect_anomaly
 from .compile import CompiledGraph, compile_graph
 from .engine import (
@@ -27,6 +28,7 @@ __all__ = [
     "Dual",
     "GradcheckError",
     "Value",
+    "animate_backward",
     "backward",
     "compile_graph",
     "detect_anomaly",

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import shutil
+import subprocess
 from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .engine import topological_order
+from .files import write_atomic
 from .value import Value
 
 if TYPE_CHECKING:  # graphviz is imported lazily at run time: `import autograd` stays light
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]  # the package ships no type hints
 
 FORMATS = ("png", "svg", "pdf")
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -23,12 +27,41 @@ INSTALL_DOT = (
     "`brew install graphviz` (macOS) or `conda install graphviz` (conda); "
     "to_dot() works without it and its .source can be rendered elsewhere"
 )
+"""How to get the `dot` program: the one install hint every message about it uses."""
+
+DOT_TIMEOUT = 8.0
+"""Seconds a Graphviz layout may take before :func:`render_bytes` gives up with a clear error."""
+
+HUB_FAN_OUT = 12
+"""A Value feeding more ops than this is drawn once per use (see :func:`to_dot`): one node with
+hundreds of edges keeps `dot` busy for minutes (a flat 300-term sum took over 5 minutes)."""
 
 # |grad| colour scale: levels 1..6 of the ColorBrewer "blues9" scheme (black text stays readable).
 _COLORSCHEME = "blues9"
 _LEVELS = 6
 _NONFINITE_COLOR = "#f4a3a3"  # nan or inf gradient
 _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a085")
+
+
+# -- layout: every placement choice lives here ---------------------------------------------------
+#
+# What made the pictures readable (tried on docs/mlp.png and docs/backprop_graph.png):
+# * nodes are declared parents-first, leaves first (inputs, then parameters in the module's
+#   order), and `ordering=in` keeps each op's inputs in that order, so neurons and weights
+#   appear top to bottom as numbered and edges into an op do not cross each other;
+# * `newrank` lets the inputs of a module picture share the first column although the
+#   parameters sit in per-neuron boxes further right ("parameters beside their neuron");
+# * `size` caps a picture at 100 x 100 inches (scaled down beyond): bitmaps of long chains
+#   would otherwise take Graphviz half a minute and be too big to look at;
+# * edge labels are real `label`s: dot reserves space for them (a virtual node), so they never
+#   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout.
+GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in",
+               "pad": "0.15"}
+NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
+EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
+              "arrowsize": "0.7"}
+OP_NODE_ATTRS = {"shape": "circle", "width": "0.3", "margin": "0.02"}
+CLUSTER_ATTRS = {"style": "rounded,dashed", "fontname": "Helvetica", "fontsize": "13", "margin": "6"}
 
 
 def _import_graphviz() -> Any:
@@ -101,11 +134,11 @@ def escape_label_text(text: str) -> str:
     return "".join(out)
 
 
-# -- graph traversal (iterative: a 10**6-node chain is fine) --------------------------------
+# -- which Values are drawn, in which order ---------------------------------------------------
 
-def _nearest_nodes(root: Value, max_nodes: int) -> tuple[list[Value], int]:
+def _nearest_nodes(root: Value, max_nodes: int) -> tuple[set[Value], int]:
     """The ``max_nodes`` Values nearest ``root`` (breadth first) and the number of all Values."""
-    drawn = [root]
+    drawn = {root}
     seen = {root}
     queue = deque((root,))
     while queue:
@@ -114,44 +147,19 @@ def _nearest_nodes(root: Value, max_nodes: int) -> tuple[list[Value], int]:
             if parent not in seen:
                 seen.add(parent)
                 if len(drawn) < max_nodes:
-                    drawn.append(parent)
+                    drawn.add(parent)
                 queue.append(parent)
     return drawn, len(seen)
 
 
-def _count_up_to(root: Value, limit: int) -> int:
-    """Number of Values reachable from ``root``, counting stops past ``limit``."""
-    seen = {root}
-    stack = [root]
-    while stack and len(seen) <= limit:
-        for parent in stack.pop().parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return len(seen)
-
-
-def _parents_first(nodes: list[Value], index: dict[Value, int]) -> list[Value]:
-    """``nodes`` reordered so that every node comes after those of its parents that are in ``index``."""
-    order: list[Value] = []
-    done: set[Value] = set()
-    for start in nodes:
-        if start in done:
-            continue
-        stack = [(start, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node in done:
-                continue
-            done.add(node)
-            stack.append((node, True))
-            for parent in node.parents:
-                if parent in index and parent not in done:
-                    stack.append((parent, False))
-    return order
+def _drawing_order(root: Value, drawn: set[Value], names: dict[Value, str]) -> list[Value]:
+    """The drawn Values parents-first: inputs, then parameters in the module's order, then ops."""
+    order = [node for node in topological_order(root, include_leaves=True) if node in drawn]
+    rank = {parameter: i for i, parameter in enumerate(names)}
+    leaves = [node for node in order if not node.parents]
+    inputs = [node for node in leaves if node not in rank]
+    parameters = sorted((node for node in leaves if node in rank), key=rank.__getitem__)
+    return inputs + parameters + [node for node in order if node.parents]
 
 
 # -- nn modules ------------------------------------------------------------------------------
@@ -181,47 +189,72 @@ def _parameter_names(module: Any) -> dict[Value, str]:
     return names
 
 
-def _cluster_key(name: str) -> str:
-    """``layer0.neuron3.w2`` -> ``layer0``; a name without a dot belongs to the module itself."""
-    return name.split(".", 1)[0] if "." in name else ""
+def _module_path(name: str) -> str:
+    """``layer0.neuron3.w2`` -> ``layer0.neuron3``; a name without a dot belongs to the module itself."""
+    return name.rsplit(".", 1)[0] if "." in name else ""
 
 
-def _assign_clusters(
-    drawn: list[Value], index: dict[Value, int], names: dict[Value, str]
-) -> tuple[dict[Value, int], list[str]]:
-    """Cluster number of every drawn Value that belongs to a layer, and the cluster keys.
+def _assign_clusters(order: list[Value], names: dict[Value, str]) -> dict[Value, str]:
+    """The module path (box) of every drawn Value that belongs to a submodule.
 
-    A parameter belongs to its layer; an interior node belongs to layer L when it uses a
-    parameter of L directly (the latest such layer), or when all of its inputs are in L.
-    So a layer's cluster holds its weights, the products and sums made from them and the
-    activations on top; a loss comparing the output with a target stays outside.
+    A parameter belongs to its submodule (``layer0.neuron3``); an interior node belongs to
+    the latest submodule whose parameter it uses directly, or to the box of all of its inputs
+    when they share one.  So a neuron's box holds its weights, the op made from them and the
+    activation on top; a loss comparing the output with a target stays outside.
     """
-    keys: list[str] = []
-    key_number: dict[str, int] = {}
+    number: dict[str, int] = {}
     for name in names.values():
-        key = _cluster_key(name)
-        if key not in key_number:
-            key_number[key] = len(keys)
-            keys.append(key)
-    cluster: dict[Value, int] = {}
-    for node in _parents_first(drawn, index):
+        number.setdefault(_module_path(name), len(number))
+    cluster: dict[Value, str] = {}
+    for node in order:  # parents first, so a node's inputs are assigned before it
         parents = node.parents
         if not parents:
-            name = names.get(node)
-            if name is not None:
-                cluster[node] = key_number[_cluster_key(name)]
+            if node in names:
+                cluster[node] = _module_path(names[node])
             continue
-        direct = [key_number[_cluster_key(names[p])] for p in parents if p in names]
+        direct = [_module_path(names[p]) for p in parents if p in names]
         if direct:
-            cluster[node] = max(direct)
+            cluster[node] = max(direct, key=number.__getitem__)
             continue
         inherited = {cluster.get(p) for p in parents}
-        if len(inherited) == 1 and None not in inherited:
-            cluster[node] = inherited.pop()
-    return cluster, keys
+        if len(inherited) == 1:
+            only = inherited.pop()
+            if only is not None:
+                cluster[node] = only
+    return cluster
 
 
-# -- DOT -------------------------------------------------------------------------------------
+# -- one picture's parts ------------------------------------------------------------------------
+
+@dataclass
+class _Node:
+    name: str
+    label: str
+    attrs: dict[str, str]
+    cluster: str | None = None  # module path of the box it is drawn in
+
+
+@dataclass
+class _Edge:
+    tail: str
+    head: str
+    attrs: dict[str, str]
+    child: Value | None = None  # for an input edge: the Value computed ...
+    position: int = -1  # ... and which of its parents this edge brings
+
+
+@dataclass
+class _Parts:
+    """Everything one picture shows, before it is written as DOT (animate.py restyles it)."""
+
+    rankdir: str
+    nodes: list[_Node] = field(default_factory=list)
+    edges: list[_Edge] = field(default_factory=list)
+    names: dict[Value, str] = field(default_factory=dict)  # drawn Value -> its DOT node name
+    first_column: list[str] = field(default_factory=list)  # inputs drawn in the leftmost rank
+    copies: dict[str, list[str]] = field(default_factory=dict)  # a hub Value's node name -> its copies
+    cluster_labels: dict[str, str] = field(default_factory=dict)
+
 
 def _check_options(root: Any, rankdir: Any, max_nodes: Any, digits: Any, where: str) -> None:
     if not isinstance(root, Value):
@@ -245,6 +278,33 @@ def _fill(grad: float, scale: float) -> dict[str, str]:
     return {"fillcolor": str(level), "colorscheme": _COLORSCHEME}
 
 
+_INFIX = {"+": " + ", "-": " - ", "*": "*", "/": "/"}
+_DERIVED_NAME_LENGTH = 16
+
+
+def _derived_names(order: list[Value], shown: dict[Value, str]) -> dict[Value, str]:
+    """Names for unlabelled products, sums and differences of named Values: ``w1*x1``, ``w1*x1 + w2*x2``.
+
+    Only where every input has a name and the result stays short: a name the reader can
+    check against the expression, never a long formula.
+    """
+    derived: dict[Value, str] = {}
+    for node in order:
+        if node in shown or node.op not in _INFIX or len(node.parents) != 2:
+            continue
+        a, b = (shown.get(p) or derived.get(p) for p in node.parents)
+        if not a or not b:
+            continue
+        if node.op in "*/":  # a product of sums needs brackets
+            a, b = (f"({t})" if " " in t else t for t in (a, b))
+        elif node.op == "-" and " " in b:
+            b = f"({b})"
+        name = a + _INFIX[node.op] + b
+        if len(name) <= _DERIVED_NAME_LENGTH:
+            derived[node] = name
+    return derived
+
+
 def _legend_text(show_grad: bool, show_local_grads: bool, scale: float, any_nonfinite: bool, digits: int) -> str:
     lines = []
     if show_grad:
@@ -261,6 +321,138 @@ def _legend_text(show_grad: bool, show_local_grads: bool, scale: float, any_nonf
     return "".join(escape_label_text(line) + "\\l" for line in lines)
 
 
+def _value_record(label: str, data: float, grad: float | None, digits: int, *, stacked: bool = False) -> str:
+    """A record: label, data, grad side by side; ``stacked`` puts them one above the other in LR graphs."""
+    fields = [escape_record_text(label)] if label else []
+    fields.append("data " + format_number(data, digits=digits))
+    if grad is not None:
+        fields.append("grad " + format_number(grad, digits=digits))
+    # In a record, braces turn the fields across the rank direction; without them they run along it.
+    return " | ".join(fields) if stacked else "{ " + " | ".join(fields) + " }"
+
+
+def _shown_labels(order: list[Value], names: dict[Value, str], cluster: dict[Value, str]) -> dict[Value, str]:
+    """Each Value's text label: its own, else its module name (without the prefix of its box)."""
+    shown: dict[Value, str] = {}
+    for node in order:
+        name = names.get(node)
+        if node.label and node.label != name:
+            shown[node] = node.label
+        elif name is not None:  # nn labels parameters with their names: those are shortened in a box too
+            path = cluster.get(node, "")
+            shown[node] = name[len(path) + 1:] if path and name.startswith(path + ".") else name
+    return shown
+
+
+def _module_inputs(
+    order: list[Value], names: dict[Value, str], module_of: dict[Value, str], node_names: dict[Value, str]
+) -> list[str]:
+    """The module's inputs, drawn in the first column: leaves outside the module all of whose
+    consumers are inside it (x0, x1; not the target the loss compares with)."""
+    if not names:
+        return []
+    consumers: dict[Value, list[Value]] = {}
+    for node in order:
+        for parent in node.parents:
+            consumers.setdefault(parent, []).append(node)
+    return [node_names[node] for node in order
+            if not node.parents and node not in names and consumers.get(node)
+            and all(c in module_of for c in consumers[node])]
+
+
+def _fan_out(order: list[Value]) -> dict[Value, int]:
+    count: dict[Value, int] = {}
+    for node in order:
+        for parent in node.parents:
+            count[parent] = count.get(parent, 0) + 1
+    return count
+
+
+def _graph_parts(
+    root: Value, *, show_grad: bool, show_local_grads: bool, rankdir: str, max_nodes: int,
+    module: Any, cluster_by_module: bool, legend: bool, digits: int,
+    grads: dict[Value, float] | None = None, scale: float | None = None,
+) -> _Parts:
+    """The picture's nodes and edges; ``grads`` and ``scale`` replace ``.grad`` and the colour scale
+    (animate_backward draws the grads of each step against the final scale)."""
+    names = _parameter_names(module) if module is not None else {}
+    drawn, total = _nearest_nodes(root, max_nodes)
+    order = _drawing_order(root, drawn, names)
+    module_of = _assign_clusters(order, names)
+    cluster = module_of if cluster_by_module else {}
+    shown = _shown_labels(order, names, cluster)
+    shown.update(_derived_names(order, shown))
+    if grads is None:
+        grads = {node: _number(node.grad) for node in order}
+    else:
+        grads = {node: grads.get(node, 0.0) for node in order}
+    if scale is None:
+        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+    fan_out = _fan_out(order)
+    # A network's layers are tall columns of parameters: stacked records keep such a picture
+    # about half as wide, so its text stays readable when shown at README width.
+    stacked = module is not None and rankdir in ("LR", "RL")
+
+    parts = _Parts(rankdir=rankdir)
+    parts.names = {node: f"v{i}" for i, node in enumerate(order)}
+    hubs = {node for node, count in fan_out.items() if count > HUB_FAN_OUT}
+    parts.first_column = _module_inputs(order, names, module_of, parts.names)
+    first_column = set(parts.first_column)
+    missing_inputs: list[str] = []
+    uses = dict.fromkeys(hubs, 0)  # copies of each hub handed out so far
+    for node in order:
+        name = parts.names[node]
+        attrs = {"shape": "record"}
+        if show_grad:
+            attrs.update(style="filled", **_fill(grads[node], scale))
+        if not node.parents:
+            attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
+        label = _value_record(shown.get(node, ""), node.data, grads[node] if show_grad else None, digits,
+                              stacked=stacked)
+        if node in hubs:  # drawn beside each op that uses it, dashed: a chain instead of a hub
+            attrs["style"] = "filled,dashed" if show_grad else "dashed"
+            copies = [f"{name}c{k}" for k in range(fan_out[node])]
+            parts.copies[name] = copies
+            parts.nodes.extend(_Node(copy, label, attrs, cluster.get(node)) for copy in copies)
+        else:
+            parts.nodes.append(_Node(name, label, attrs, cluster.get(node)))
+        if not node.parents:
+            continue
+        op_name = name + "op"
+        parts.nodes.append(_Node(op_name, escape_label_text(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
+        parts.edges.append(_Edge(op_name, name, {}))
+        for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
+            tail = parts.names.get(parent)
+            if tail is None:
+                missing_inputs.append(op_name)
+                continue
+            if parent in hubs:
+                tail = parts.copies[tail][uses[parent]]
+                uses[parent] += 1
+            edge_attrs = {}
+            if show_local_grads:
+                edge_attrs["label"] = format_number(_number(local), digits=digits)
+            if tail in first_column:
+                edge_attrs["minlen"] = "2"  # inputs one column left of the parameters beside their op
+            parts.edges.append(_Edge(tail, op_name, edge_attrs, node, position))
+
+    if total > len(drawn):
+        hidden = total - len(drawn)
+        parts.nodes.append(_Node(
+            "more", escape_label_text(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
+            {"shape": "note", "style": "dashed"}))
+        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(missing_inputs))
+    if cluster_by_module:
+        parts.cluster_labels = {path: path.rsplit(".", 1)[-1] or type(module).__name__
+                                for path in set(cluster.values())}
+    if legend and (show_grad or show_local_grads):
+        any_nonfinite = any(not math.isfinite(g) for g in grads.values())
+        parts.nodes.append(_Node("legend", _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits),
+                                 {"shape": "note", "fontsize": "10", "color": "#999999", "fontcolor": "#444444"}))
+    return parts
+
+
+# -- DOT text -----------------------------------------------------------------------------------
 # Statements are written straight into the Digraph's body: graphviz.Digraph.node() quotes
 # every attribute through regexes and made 10**5-node graphs five times slower.  Names are
 # ours (v12, v12op) and labels are escaped above, so only double quotes need escaping here.
@@ -273,12 +465,63 @@ def _attr_list(attrs: dict[str, str]) -> str:
     return " ".join(f"{key}={_quoted(value)}" for key, value in attrs.items())
 
 
-def _node_line(name: str, label: str, attrs: dict[str, str]) -> str:
-    return f"\t{name} [label={_quoted(label)} {_attr_list(attrs)}]\n"
+def _node_line(node: _Node) -> str:
+    return f"\t{node.name} [label={_quoted(node.label)} {_attr_list(node.attrs)}]\n"
 
 
-def _edge_line(tail: str, head: str, attrs: dict[str, str]) -> str:
-    return f"\t{tail} -> {head} [{_attr_list(attrs)}]\n" if attrs else f"\t{tail} -> {head}\n"
+def _edge_line(edge: _Edge) -> str:
+    if edge.attrs:
+        return f"\t{edge.tail} -> {edge.head} [{_attr_list(edge.attrs)}]\n"
+    return f"\t{edge.tail} -> {edge.head}\n"
+
+
+def _cluster_lines(parts: _Parts) -> list[str]:
+    """Nodes declared inside nested boxes: ``layer0`` holds ``layer0.neuron0``, which holds its nodes."""
+    members: dict[str | None, list[_Node]] = {}
+    for node in parts.nodes:
+        members.setdefault(node.cluster, []).append(node)
+    seen: dict[str, int] = {}  # every box and its enclosing boxes, in order of first appearance
+    for path in members:
+        if path is not None:
+            pieces = path.split(".") if path else [""]
+            for depth in range(1, len(pieces) + 1):
+                seen.setdefault(".".join(pieces[:depth]), len(seen))
+    # Outer boxes before inner ones, and a box's inner boxes together: sort by the path of first appearances.
+    boxes = sorted(seen, key=lambda path: [seen[".".join(path.split(".")[:d])] for d in range(1, path.count(".") + 2)])
+    lines = [_node_line(node) for node in members.get(None, [])]
+    open_boxes: list[str] = []
+    for number, path in enumerate(boxes):
+        while open_boxes and not _inside(path, open_boxes[-1]):
+            open_boxes.pop()
+            lines.append("\t}\n")
+        colour = _CLUSTER_COLORS[len(open_boxes) % len(_CLUSTER_COLORS)] if open_boxes else _CLUSTER_COLORS[0]
+        label = parts.cluster_labels.get(path) or path.rsplit(".", 1)[-1] or "module"
+        attrs = {**CLUSTER_ATTRS, "label": escape_label_text(label), "color": colour, "fontcolor": colour}
+        lines.append(f"\tsubgraph cluster_{number} {{\n")
+        lines.extend(f"\t\t{key}={_quoted(value)}\n" for key, value in attrs.items())
+        lines.extend(_node_line(node) for node in members.get(path, []))
+        open_boxes.append(path)
+    lines.extend("\t}\n" for _ in open_boxes)
+    return lines
+
+
+def _inside(path: str, box: str) -> bool:
+    return box == "" or path.startswith(box + ".")
+
+
+def _write_dot(parts: _Parts) -> graphviz.Digraph:
+    graphviz = _import_graphviz()
+    graph = graphviz.Digraph("computation_graph")
+    graph.attr(rankdir=parts.rankdir, **GRAPH_ATTRS)
+    if parts.first_column:
+        graph.attr(remincross="false")  # keeps neurons and weights in module order after clustering
+    graph.attr("node", **NODE_ATTRS)
+    graph.attr("edge", **EDGE_ATTRS)
+    graph.body.extend(_cluster_lines(parts))
+    if parts.first_column:
+        graph.body.append("\t{rank=min; " + "; ".join(parts.first_column) + "}\n")
+    graph.body.extend(_edge_line(edge) for edge in parts.edges)
+    return graph
 
 
 def to_dot(
@@ -297,104 +540,25 @@ def to_dot(
 
     One record per Value (label, data, grad), one small node per operation, edges from
     inputs to outputs labelled with the local derivative of the rule table
-    (``show_local_grads``).  Values are filled by |grad| relative to the largest drawn
-    |grad| (explained in a legend).  Only the ``max_nodes`` Values nearest ``root`` are
-    drawn; the rest become one "... k more Values" node.  ``module`` (anything with
-    ``named_parameters()``, e.g. an ``nn.MLP``) names unlabelled parameter leaves, and
-    ``cluster_by_module`` boxes each layer's parameters and the nodes computed from them.
-    The ``.source`` needs no ``dot`` program; rendering it (``draw``) does.
+    (``show_local_grads``).  A Value feeding more than :data:`HUB_FAN_OUT` ops is drawn as a
+    dashed copy beside each of them, which keeps the layout fast and readable.  Unlabelled products, sums and
+    differences of named Values are named after them (``w1*x1``).  Values are filled by
+    |grad| relative to the largest drawn |grad| (explained in a legend).  Only the
+    ``max_nodes`` Values nearest ``root`` are drawn; the rest become one "... k more Values"
+    node.  ``module`` (anything with ``named_parameters()``, e.g. an ``nn.MLP``) names
+    unlabelled parameter leaves and puts the other inputs in the first column;
+    ``cluster_by_module`` boxes each submodule (layer, and neuron inside it) with its
+    parameters and the nodes computed from them.  The ``.source`` needs no ``dot`` program;
+    rendering it (``draw``) does.
     """
     _check_options(root, rankdir, max_nodes, digits, "to_dot")
-    names = _parameter_names(module) if module is not None else {}
     if cluster_by_module and module is None:
         raise ValueError("to_dot(): cluster_by_module=True needs module= (an object with named_parameters())")
-    graphviz = _import_graphviz()
-    nohtml = graphviz.nohtml
-
-    drawn, total = _nearest_nodes(root, max_nodes)
-    index = {node: i for i, node in enumerate(drawn)}
-    cluster, cluster_keys = _assign_clusters(drawn, index, names) if cluster_by_module else ({}, [])
-
-    grads = [_number(node.grad) for node in drawn]
-    scale = max((abs(g) for g in grads if math.isfinite(g)), default=0.0)
-    any_nonfinite = any(not math.isfinite(g) for g in grads)
-
-    graph = graphviz.Digraph("computation_graph")
-    graph.attr(rankdir=rankdir, nodesep="0.25", ranksep="0.4")
-    graph.attr("node", fontname="Helvetica", fontsize="11")
-    graph.attr("edge", fontname="Helvetica", fontsize="10", fontcolor="#a04000", color="#777777")
-    # Statements per cluster (None = top level), so clustered nodes are declared inside their subgraph.
-    bodies: dict[int | None, list[tuple[str, str, dict[str, str]]]] = {None: []}
-    edges: list[tuple[str, str, dict[str, str]]] = []
-    more_name = "more"
-    fed_by_more: list[str] = []
-
-    for i, node in enumerate(drawn):
-        name = f"v{i}"
-        label = node.label or names.get(node, "")
-        number = cluster.get(node)
-        if number is not None and cluster_keys[number] and label == names.get(node):
-            label = label[len(cluster_keys[number]) + 1 :]  # "layer0.neuron3.w2" inside box "layer0"
-        fields = [escape_record_text(label)] if label else []
-        fields.append("data " + format_number(node.data, digits=digits))
-        if show_grad:
-            fields.append("grad " + format_number(grads[i], digits=digits))
-        attrs = {"shape": "record"}
-        if show_grad:
-            attrs.update(style="filled", **_fill(grads[i], scale))
-        if not node.parents:
-            attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
-        body = bodies.setdefault(number, [])
-        body.append((name, "{ " + " | ".join(fields) + " }", attrs))
-        parents = node.parents
-        if not parents:
-            continue
-        op_name = name + "op"
-        body.append((op_name, escape_label_text(node.op), {"shape": "circle", "width": "0.3", "margin": "0.02"}))
-        edges.append((op_name, name, {}))
-        missing = False
-        for parent, local in zip(parents, node.local_grads):
-            j = index.get(parent)
-            if j is None:
-                missing = True
-                continue
-            edge_attrs = {}
-            if show_local_grads:
-                edge_attrs["label"] = format_number(_number(local), digits=digits)
-            edges.append((f"v{j}", op_name, edge_attrs))
-        if missing:
-            fed_by_more.append(op_name)
-
-    for number in [None, *range(len(cluster_keys))]:
-        statements = bodies.get(number)
-        if not statements:
-            continue
-        if number is None:
-            graph.body.extend(_node_line(name, label, attrs) for name, label, attrs in statements)
-            continue
-        key = cluster_keys[number] or type(module).__name__
-        colour = _CLUSTER_COLORS[number % len(_CLUSTER_COLORS)]
-        with graph.subgraph(name=f"cluster_{number}") as sub:
-            sub.attr(label=nohtml(escape_label_text(key)), style="rounded,dashed", color=colour, fontcolor=colour,
-                     fontname="Helvetica", fontsize="12")
-            sub.body.extend(_node_line(name, label, attrs) for name, label, attrs in statements)
-
-    if total > len(drawn):
-        hidden = total - len(drawn)
-        graph.node(
-            more_name,
-            nohtml(f"... {hidden} more Values not drawn\\n(max_nodes={max_nodes}, {total} in all)"),
-            shape="note", style="dashed",
-        )
-        for op_name in fed_by_more:
-            edges.append((more_name, op_name, {"style": "dashed"}))
-
-    graph.body.extend(_edge_line(tail, head, attrs) for tail, head, attrs in edges)
-
-    if legend and (show_grad or show_local_grads):
-        graph.node("legend", nohtml(_legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits)),
-                   shape="note", fontsize="9", color="#999999", fontcolor="#444444")
-    return graph
+    parts = _graph_parts(
+        root, show_grad=show_grad, show_local_grads=show_local_grads, rankdir=rankdir, max_nodes=max_nodes,
+        module=module, cluster_by_module=cluster_by_module, legend=legend, digits=digits,
+    )
+    return _write_dot(parts)
 
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", **to_dot_options: Any) -> graphviz.Digraph:  # noqa: A002
@@ -409,46 +573,37 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", **to_dot_opt
     return graph
 
 
-# -- files -------------------------------------------------------------------------------------
+# -- running Graphviz ------------------------------------------------------------------------------
 
-def _write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename: never a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, _new_file_mode(path))  # mkstemp makes 0600; give the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+def run_graphviz(
+    source: str, format: str, *, engine: str = "dot", options: tuple[str, ...] = (),  # noqa: A002
+    where: str = "draw", timeout: float = DOT_TIMEOUT,
+) -> bytes:
+    """Run a Graphviz program on DOT ``source``; RuntimeError saying how to install it, or what failed.
 
-
-def _new_file_mode(path: str) -> int:
+    The layout is bounded: after ``timeout`` seconds the program is stopped and a RuntimeError
+    says so (a picture that takes longer would be unreadable anyway).
+    """
+    program = shutil.which(engine)
+    if program is None:
+        raise RuntimeError(f"{where}(): the Graphviz `{engine}` program is not installed (not on PATH); {INSTALL_DOT}")
     try:
-        return os.stat(path).st_mode & 0o777  # overwriting: keep the file's mode
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        done = subprocess.run([program, "-T" + format, *options], input=source.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"{where}(): Graphviz `{engine}` did not finish laying out the graph within {timeout:g} s; "
+            "draw fewer Values (max_nodes=...) or without edge labels (show_local_grads=False)"
+        ) from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"{where}(): `{engine}` failed to render {format}: {stderr}")
+    return done.stdout
 
 
 def render_bytes(graph: graphviz.Digraph, format: str, *, where: str = "draw") -> bytes:  # noqa: A002
-    """Run ``dot`` on ``graph``; RuntimeError saying how to install it when it is missing."""
-    graphviz = _import_graphviz()
-    try:
-        return graph.pipe(format=format)
-    except graphviz.ExecutableNotFound:
-        message = f"{where}(): the Graphviz `dot` program is not installed (not on PATH); {INSTALL_DOT}"
-        raise RuntimeError(message) from None
-    except graphviz.CalledProcessError as exc:
-        stderr = exc.stderr.decode(errors="replace").strip() if isinstance(exc.stderr, bytes) else exc.stderr
-        raise RuntimeError(f"{where}(): `dot` failed to render {format}: {stderr}") from None
+    """Run ``dot`` on ``graph`` (bounded by :data:`DOT_TIMEOUT`); RuntimeError if it is missing or fails."""
+    return run_graphviz(graph.source, format, where=where)
 
 
 def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to_dot_options: Any) -> str:  # noqa: A002
@@ -467,7 +622,7 @@ def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to
     if not target.lower().endswith("." + format):
         target += "." + format
     graph = to_dot(root, **to_dot_options)
-    _write_atomic(target, render_bytes(graph, format))
+    write_atomic(target, render_bytes(graph, format))
     return target
 
 
@@ -476,7 +631,7 @@ def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to
 def repr_mimebundle(value: Value, *, include: Any = None, exclude: Any = None) -> dict[str, str]:
     """Notebook display of a Value: its graph as SVG when small and `dot` exists, else its repr."""
     bundle = {"text/plain": repr(value)}
-    if _count_up_to(value, NOTEBOOK_MAX_NODES) <= NOTEBOOK_MAX_NODES:
+    if len(topological_order(value, include_leaves=True)) <= NOTEBOOK_MAX_NODES:
         try:
             svg = render_bytes(to_dot(value), "svg", where="_repr_mimebundle_")
         except (ImportError, RuntimeError):

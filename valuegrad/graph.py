@@ -10,19 +10,20 @@ import sys
 from typing import Any, Callable, Mapping
 
 from autograd import ops
-from autograd.render import FORMATS, RANKDIRS, _write_atomic, draw, to_dot
+from autograd.animate import animate_backward
+from autograd.files import write_atomic
+from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
 
-FUNCTIONS: dict[str, Callable[[Any], Any]] = {
-    "relu": ops.relu,
-    "tanh": ops.tanh,
-    "sigmoid": ops.sigmoid,
-    "exp": ops.exp,
-    "log": ops.log,
-    "sqrt": ops.sqrt,
-    "abs": ops.abs,
-}
-"""The functions an expression may call; each takes a float or a Value."""
+FUNCTIONS: dict[str, Callable[..., Any]] = ops.FUNCTIONS
+"""The functions an expression may call: the rule table's named functions (the same dict, so an
+op registered later with ``autograd.defop`` is callable at once); each takes floats or Values."""
+
+
+def _arity(name: str) -> int:
+    row = ops.RULES.get(name)
+    return row.arity if row is not None and row.arity > 0 else 1
+
 
 # Floats in, floats out with IEEE semantics (ops.div / ops.power never raise); Values build nodes.
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -61,7 +62,11 @@ _CONSTRUCTS = {
     ast.YieldFrom: "yield",
 }
 MAX_EXPRESSION_LENGTH = 10_000
-ALLOWED = "numbers, variable names, + - * / **, unary - and calls of " + ", ".join(FUNCTIONS)
+
+
+def allowed() -> str:
+    """What an expression may contain (the function list is read from the rule table when asked)."""
+    return "numbers, variable names, + - * / **, unary - and calls of " + ", ".join(sorted(FUNCTIONS))
 
 
 class ExpressionError(ValueError):
@@ -71,7 +76,7 @@ class ExpressionError(ValueError):
 def _refuse(node: ast.AST, what: str) -> ExpressionError:
     column = getattr(node, "col_offset", None)
     where = f" (column {column + 1})" if column is not None else ""
-    return ExpressionError(f"not allowed in an expression{where}: {what}; allowed: {ALLOWED}")
+    return ExpressionError(f"not allowed in an expression{where}: {what}; allowed: {allowed()}")
 
 
 def _constant_construct(value: Any) -> str:
@@ -84,6 +89,113 @@ def _constant_construct(value: Any) -> str:
     if value is None:
         return "None"
     return f"the constant {value!r:.40}"
+
+
+# Binding power and associativity of the operators, as in Python: ** binds tighter than unary -
+# on its left (-x**2 is -(x**2)), unary - tighter than * and /, which bind tighter than + and -.
+_PRECEDENCE = {"+": (1, "left"), "-": (1, "left"), "*": (2, "left"), "/": (2, "left"),
+               "neg": (3, "right"), "**": (4, "right")}
+_BINOPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
+
+
+def _parse_iteratively(source: str) -> ast.Expression:
+    """Shunting-yard parse of numbers, names, + - * / **, unary - and calls: no recursion at any length.
+
+    Builds the same ``ast`` nodes as :func:`ast.parse`; anything else is an ExpressionError
+    (only reached for expressions too deep for Python's own parser).
+    """
+    import io
+    import tokenize
+
+    def fail(what: str) -> ExpressionError:
+        return ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser, and {what}")
+
+    operands: list[ast.expr] = []
+    operators: list[tuple[str, int]] = []  # (operator, column); "(" and "call" mark open brackets
+    calls: list[tuple[str, int, int]] = []  # open calls: (function name, column, operands before the bracket)
+
+    def reduce_one() -> None:
+        op, column = operators.pop()
+        if op == "neg":
+            operands.append(ast.UnaryOp(ast.USub(), operands.pop(), lineno=1, col_offset=column))
+            return
+        right, left = operands.pop(), operands.pop()
+        operands.append(ast.BinOp(left, _BINOPS[op](), right, lineno=1, col_offset=column))
+
+    expect_operand = True
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source.strip()).readline))
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise fail(f"it does not tokenize: {exc}") from None
+    pending_name: tuple[str, int] | None = None
+    for token in tokens:
+        kind, text, column = token.type, token.string, token.start[1]
+        if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if pending_name is not None:
+            name, name_column = pending_name
+            pending_name = None
+            if text == "(":
+                operators.append(("call", name_column))
+                calls.append((name, name_column, len(operands)))
+                expect_operand = True
+                continue
+            operands.append(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column))
+            expect_operand = False
+        if expect_operand:
+            if kind == tokenize.NUMBER:
+                operands.append(ast.Constant(ast.literal_eval(text), lineno=1, col_offset=column))
+                expect_operand = False
+            elif kind == tokenize.NAME:
+                pending_name = (text, column)
+            elif text == "-":
+                operators.append(("neg", column))
+            elif text == "(":
+                operators.append(("(", column))
+            else:
+                raise fail(f"{text!r} at column {column + 1} is not allowed there")
+            continue
+        if text in _PRECEDENCE:
+            power, side = _PRECEDENCE[text]
+            while operators and operators[-1][0] in _PRECEDENCE:
+                top = _PRECEDENCE[operators[-1][0]][0]
+                if top > power or (top == power and side == "left"):
+                    reduce_one()
+                else:
+                    break
+            operators.append((text, column))
+            expect_operand = True
+        elif text in (")", ","):
+            while operators and operators[-1][0] not in ("(", "call"):
+                reduce_one()
+            if not operators:
+                raise fail(f"unbalanced {text!r} at column {column + 1}")
+            if text == "," and operators[-1][0] != "call":
+                raise fail(f"',' outside a call at column {column + 1}")
+            if text == ")":
+                bracket, _ = operators.pop()
+                if bracket == "call":
+                    name, name_column, before = calls.pop()
+                    arguments = operands[before:]
+                    del operands[before:]
+                    operands.append(ast.Call(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column),
+                                             arguments, [], lineno=1, col_offset=name_column))
+            else:
+                expect_operand = True
+        else:
+            raise fail(f"{text!r} at column {column + 1} is not allowed there")
+    if pending_name is not None:
+        operands.append(ast.Name(pending_name[0], ast.Load(), lineno=1, col_offset=pending_name[1]))
+        expect_operand = False
+    if expect_operand:
+        raise fail("it ends where an operand is expected")
+    while operators:
+        if operators[-1][0] in ("(", "call"):
+            raise fail("a bracket is not closed")
+        reduce_one()
+    if len(operands) != 1:
+        raise fail("it is not one expression")
+    return ast.Expression(operands[0])
 
 
 def parse_expression(source: str) -> ast.Expression:
@@ -102,9 +214,12 @@ def parse_expression(source: str) -> ast.Expression:
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc.msg}{column}") from None
     except ValueError as exc:  # null bytes
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc}") from None
-    except (RecursionError, MemoryError):  # Python's own parser gives up on absurd nesting
-        raise ExpressionError(f"cannot parse {source!r:.80}: nested too deeply") from None
-    stack: list[ast.AST] = [tree.body]
+    except (RecursionError, MemoryError):
+        # Python 3.12+ builds the AST recursively and gives up on a long flat chain such as a
+        # 2,900-term sum; our own iterative parser reads the allowed grammar at any length.
+        tree = _parse_iteratively(source)
+    # Any: the node's kind is checked by exact type below (faster than isinstance; mypy cannot narrow it).
+    stack: list[Any] = [tree.body]
     while stack:
         node = stack.pop()
         kind = type(node)
@@ -137,9 +252,10 @@ def parse_expression(source: str) -> ast.Expression:
                 raise _refuse(node, f"calling {func.id!r} (not a known function)")
             if node.keywords:
                 raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
-            if len(node.args) != 1:
-                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly one)")
-            stack.append(node.args[0])
+            arity = _arity(func.id)
+            if len(node.args) != arity:
+                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
+            stack.extend(reversed(node.args))
             continue
         raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
     return tree
@@ -167,7 +283,7 @@ def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str
     if missing:
         raise ExpressionError(f"no value given for variable(s) {', '.join(missing)}")
     results: list[Any] = []
-    stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
+    stack: list[tuple[Any, bool]] = [(tree.body, False)]
     while stack:
         node, children_done = stack.pop()
         kind = type(node)
@@ -182,7 +298,7 @@ def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str
             elif kind is ast.UnaryOp:
                 stack.append((node.operand, False))
             elif kind is ast.Call:
-                stack.append((node.args[0], False))
+                stack.extend((argument, False) for argument in reversed(node.args))
             else:
                 raise _refuse(node, kind.__name__)  # only reachable with an unchecked tree
         elif kind is ast.BinOp:
@@ -191,7 +307,10 @@ def evaluate_expression(expression: str | ast.Expression, variables: Mapping[str
         elif kind is ast.UnaryOp:
             results.append(-results.pop())
         else:
-            results.append(FUNCTIONS[node.func.id](results.pop()))
+            count = len(node.args)
+            arguments = results[-count:]
+            del results[-count:]
+            results.append(FUNCTIONS[node.func.id](*arguments))
     return results[0]
 
 
@@ -223,16 +342,31 @@ examples:
 """
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
+    return number
+
+
 def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument("-o", "--output", default=default("graph.png"),
-                        help="image file to write (default graph.png); the extension picks the format")
+    parser.add_argument("-o", "--output", default=default(None),
+                        help="image file to write (default graph.png, or none with --animate); "
+                             "the extension picks the format")
+    parser.add_argument("--animate", metavar="FILE", default=default(None),
+                        help="also write backpropagation step by step: FILE.gif (needs Pillow) or FILE.html")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=default(None),
                         help="png, svg, pdf, or dot (the DOT source; needs no Graphviz)")
     parser.add_argument("--rankdir", choices=RANKDIRS, default=default("LR"),
                         help="direction of the edges (default LR: inputs left, output right)")
+    parser.add_argument("--max-nodes", type=_positive_int, default=default(200),
+                        help="draw at most this many Values, nearest the output first (default 200)")
     parser.add_argument("--no-local-grads", action="store_true", default=default(False),
                         help="do not label edges with local derivatives")
 
@@ -240,7 +374,7 @@ def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {ALLOWED}")
+    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {allowed()}")
     _add_output_options(parser)
     parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
                         help="the value of each variable")
@@ -277,9 +411,34 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
     return values
 
 
-def _output(args: argparse.Namespace) -> tuple[str, str]:
-    """The output path and format, from --format or else from the extension of -o."""
-    path = args.output
+def _checked_path(path: str, option: str) -> str:
+    """A file path for ``option``: a directory (``out/``) gets ``graph`` inside it, never a hidden ``.png``."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        path = os.path.join(path, "graph")
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise _UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
+    return path
+
+
+def _animation_output(path: str | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    path = _checked_path(path, "--animate")
+    extension = os.path.splitext(path)[1].lower()
+    if extension in ("", ".gif"):
+        return (path if extension else path + ".gif"), "gif"
+    if extension in (".html", ".htm"):
+        return path, "html"
+    raise _UsageError(f"--animate {path!r}: the file must end in .gif or .html")
+
+
+def _output(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The output path and format, from --format or else from the extension of -o (None: no picture)."""
+    if args.output is None:
+        if args.animate is not None and args.format is None:
+            return None
+    path = _checked_path("graph.png" if args.output is None else args.output, "-o")
     root, extension = os.path.splitext(path)
     extension = extension.lower()
     if args.format is not None:
@@ -321,7 +480,8 @@ def run(args: argparse.Namespace) -> int:
         options, rest = late.parse_known_args(remainder)
         merged = argparse.Namespace(**{**vars(args), **vars(options)})
         values = _parse_variables(rest)
-        path, fmt = _output(merged)
+        output = _output(merged)
+        animation = _animation_output(merged.animate)
         tree = parse_expression(merged.expression)
         used = variable_names(tree)
         missing = [name for name in used if name not in values]
@@ -335,45 +495,24 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(parser, str(exc))
 
     root, leaves = build_graph(tree, values)
-    options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads}
+    draw_options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads,
+                    "max_nodes": merged.max_nodes}
+    written = []
     try:
-        if fmt == "dot":
-            _write_atomic(path, to_dot(root, **options).source.encode("utf-8"))
-        else:
-            path = draw(root, path, format=fmt, **options)
-    except (RuntimeError, OSError) as exc:
+        if output is not None:
+            path, fmt = output
+            if fmt == "dot":
+                written.append(write_atomic(path, to_dot(root, **draw_options).source))
+            else:
+                written.append(draw(root, path, format=fmt, **draw_options))
+        if animation is not None:
+            written.append(animate_backward(root, animation[0], format=animation[1], rankdir=merged.rankdir))
+    except (RuntimeError, OSError, ImportError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
+    for path in written:
+        print(f"wrote {path}")
     print(f"{merged.expression.strip()} = {root.data!r}")
     for name, leaf in leaves.items():
         print(f"  d/d{name} = {leaf.grad!r}")
     return 0
-
-
-# -- the pictures in docs/ ----------------------------------------------------------------------
-
-NEURON_EXPRESSION = "tanh(x1*w1 + x2*w2 + b)"
-NEURON_VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
-
-
-def write_doc_pictures(directory: str = "docs") -> list[str]:
-    """Regenerate docs/neuron.png (the micrograd lecture's neuron) and docs/mlp.png (clustered MLP)."""
-    from nn.module import MLP
-
-    os.makedirs(directory, exist_ok=True)
-    neuron, _ = build_graph(NEURON_EXPRESSION, NEURON_VALUES)
-    written = [draw(neuron, os.path.join(directory, "neuron.png"))]
-
-    model = MLP(2, [3, 1], activation="tanh", seed=3)
-    x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
-    loss = (model(x) - 1.0) ** 2
-    loss.label = "loss"
-    loss.backward()
-    written.append(draw(loss, os.path.join(directory, "mlp.png"), module=model, cluster_by_module=True))
-    return written
-
-
-if __name__ == "__main__":  # python -m valuegrad.graph [DIRECTORY]: rewrite the docs pictures
-    for written_path in write_doc_pictures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
-        print(f"wrote {written_path}")

@@ -61,15 +61,21 @@ class Parsed:
         self.cluster_of: dict[str, str | None] = {}
         self.edges: list[tuple[str, str, dict[str, str]]] = []
         self.clusters: dict[str, dict[str, str]] = {}
-        current: str | None = None
+        self.parent_cluster: dict[str, str | None] = {}
+        open_clusters: list[str] = []  # clusters nest: layer0 holds neuron0
         for line in source.splitlines():
+            current = open_clusters[-1] if open_clusters else None
             sub = SUBGRAPH.match(line)
             if sub:
-                current = sub.group(1)
-                self.clusters[current] = {}
+                self.parent_cluster[sub.group(1)] = current
+                open_clusters.append(sub.group(1))
+                self.clusters[sub.group(1)] = {}
                 continue
             if line.strip() == "}":
-                current = None
+                if open_clusters:
+                    open_clusters.pop()
+                continue
+            if line.strip().startswith("{rank="):
                 continue
             edge = EDGE.match(line)
             if edge:
@@ -419,8 +425,10 @@ def test_to_dot_cluster_by_module_groups_layers():
     for name, fields in records.items():
         cluster = parsed.cluster_of[name]
         members.setdefault(cluster_label.get(cluster), []).append(fields[0] if "data" not in fields[0] else "")
-    # Inside a box the layer prefix is dropped: layer0.w0 is shown as w0 in box layer0.
-    assert sorted(m for m in members["layer0"] if m) == ["b", "w0", "w1"]
+    # Inside a box the layer prefix is dropped: layer0.w0 is shown as w0 in box layer0; products and
+    # sums of named Values are named after them.
+    assert sorted(m for m in members["layer0"] if m) == [
+        "b", "w0", "w0*x0", "w0*x0&#32;+&#32;w1*x1", "w1", "w1*x1"]
     assert sorted(m for m in members["layer1"] if m) == ["b", "w0"]
     # layer0: 2 products, 2 sums, tanh; layer1: product, sum.  Outside: inputs, target, '-', '**2'.
     assert len(members["layer0"]) == 3 + 5 and len(members["layer1"]) == 2 + 2
@@ -444,7 +452,7 @@ def test_to_dot_cluster_single_level_names_use_module_class():
     parsed = Parsed(to_dot(out, module=unit, cluster_by_module=True).source)
     assert [c["label"] for c in parsed.clusters.values()] == ["Unit"]
     inside = sorted(fields[0] for name, fields in parsed.records().items() if parsed.cluster_of[name])
-    assert inside == ["b", "data 6", "data 6.5", "data 6.5", "w0"]  # w0*x, +b and relu join the box
+    assert inside == ["b", "data 6.5", "w0", "w0*x", "w0*x&#32;+&#32;b"]  # w0*x, +b and relu join the box
     assert [fields[0] for name, fields in parsed.records().items() if not parsed.cluster_of[name]] == ["x"]
 
 
@@ -469,16 +477,35 @@ def test_to_dot_real_mlp_named_and_clustered():
     assert {f"layer0.neuron{j}.w{i}" for j in range(3) for i in range(2)} <= names
     assert {"layer0.neuron2.b", "layer1.neuron0.w2", "layer1.neuron0.b"} <= names
     parsed = Parsed(to_dot(loss, module=model, cluster_by_module=True).source)
-    cluster_label = {name: a["label"] for name, a in parsed.clusters.items()}
-    assert sorted(cluster_label.values()) == ["layer0", "layer1"]
-    shown = Counter(cluster_label.get(parsed.cluster_of[name]) for name in parsed.records())
-    param_names = {fields[0] for name, fields in parsed.records().items() if parsed.cluster_of[name]}
-    assert "neuron0.w2" in param_names and "layer1.neuron0.w2" not in param_names
-    # layer0: 9 parameters, 3 dot nodes, 3 tanh nodes; layer1: 4 parameters and its dot node.
-    assert shown["layer0"] == 9 + 3 + 3 and shown["layer1"] == 4 + 1
-    ops = Counter((cluster_label.get(parsed.cluster_of[n]), op) for n, op in parsed.op_nodes().items())
-    assert ops[("layer0", "dot")] == 3 and ops[("layer0", "tanh")] == 3 and ops[("layer1", "dot")] == 1
-    assert ops[(None, "**2")] == 1
+
+    def box(node: str) -> str | None:
+        """The full path of the box a node is declared in: layer0.neuron2."""
+        path, cluster = [], parsed.cluster_of[node]
+        while cluster is not None:
+            path.append(parsed.clusters[cluster]["label"])
+            cluster = parsed.parent_cluster[cluster]
+        return ".".join(reversed(path)) or None
+
+    assert {box(n) for n in parsed.records()} == {None, "layer0.neuron0", "layer0.neuron1", "layer0.neuron2",
+                                                  "layer1.neuron0"}
+    shown = Counter(box(name) for name in parsed.records())
+    # Inside its neuron's box a parameter is called w0, w1, ..., b; stacked records: label first.
+    param_names = {box(name): sorted(a["label"].split(" | ")[0] for n2, a in parsed.nodes.items()
+                                     if a.get("shape") == "record" and box(n2) == box(name)
+                                     and a.get("penwidth"))
+                   for name in parsed.records() if box(name)}
+    assert param_names["layer0.neuron2"] == ["b", "w0", "w1"]
+    assert param_names["layer1.neuron0"] == ["b", "w0", "w1", "w2"]
+    # each layer-0 neuron: 3 parameters, its dot node and its tanh; layer 1: 4 parameters and its dot node.
+    assert all(shown[f"layer0.neuron{j}"] == 3 + 2 for j in range(3)) and shown["layer1.neuron0"] == 4 + 1
+    ops = Counter((box(n), op) for n, op in parsed.op_nodes().items())
+    assert all(ops[(f"layer0.neuron{j}", "dot")] == 1 and ops[(f"layer0.neuron{j}", "tanh")] == 1 for j in range(3))
+    assert ops[("layer1.neuron0", "dot")] == 1 and ops[(None, "**2")] == 1
+    # The inputs x0, x1 share the first column; the target (1.0) does not.
+    rank = re.search(r"\{rank=min; ([^}]*)\}", to_dot(loss, module=model).source)
+    assert rank is not None
+    firsts = [parsed.nodes[n.strip()]["label"].split(" | ")[0] for n in rank.group(1).split(";")]
+    assert firsts == ["x0", "x1"]
 
 
 # -- large graphs ------------------------------------------------------------------------------
@@ -587,7 +614,7 @@ def test_draw_without_dot_explains_how_to_install(tmp_path, monkeypatch):
     assert "`dot`" in message
     for hint in ("apt-get install graphviz", "brew install graphviz", "conda install graphviz"):
         assert hint in message
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None and info.value.__context__ is None
     assert os.listdir(tmp_path) == []
 
 

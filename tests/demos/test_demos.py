@@ -112,6 +112,12 @@ def test_backprop_script_writes_graph(tmp_path):
     assert f"wrote {picture}" in result.stdout
     width, height = png_size(picture)
     assert width > 300 and height > 100
+    image = pytest.importorskip("PIL.Image", reason="Pillow (the demo extra) is not installed")
+    animation = tmp_path / "backprop.gif"
+    assert f"wrote {animation}" in result.stdout
+    with image.open(animation) as gif:
+        # the demo's graph has 17 ops: 17 steps plus the start and end frames
+        assert gif.n_frames == 19 and gif.size[0] > 300
 
 
 def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
@@ -120,7 +126,7 @@ def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "dot" in result.stderr and "apt-get install graphviz" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "backprop_graph.png").exists()
+    assert not (tmp_path / "backprop_graph.png").exists() and not (tmp_path / "backprop.gif").exists()
     assert "engine (backward)" in result.stdout  # the table is still printed
 
 

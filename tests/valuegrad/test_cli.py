@@ -34,7 +34,7 @@ def test_cli_demo_moons_writes_pictures_and_prints_paths(tmp_path, capsys):
     for name in names:
         assert_png(tmp_path / name)
         assert f"wrote {tmp_path / name}" in out
-    assert "training accuracy" in out and "test accuracy" in out
+    assert "training accuracy" in out and "held-out accuracy" in out
 
 
 @needs_matplotlib
@@ -124,6 +124,6 @@ def test_cli_demo_without_name_runs_moons_and_backprop(tmp_path, capsys, monkeyp
         assert f"wrote {Path('demos') / 'out' / picture.name}" in out
     assert "dC/dw1" in out
     training, test = (
-        float(x) for x in re.search(r"training accuracy ([\d.]+)%, test accuracy ([\d.]+)%", out).groups()
+        float(x) for x in re.search(r"training accuracy ([\d.]+)%, held-out accuracy ([\d.]+)%", out).groups()
     )
     assert training >= 97.0 and test >= 95.0  # the defaults must draw a good boundary

@@ -327,10 +327,133 @@ def test_cli_constant_expression_has_no_variables(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1] == "2 * 3 = 6.0"
 
 
+# -- functions from the rule table -----------------------------------------------------------------
+
+def test_functions_are_the_rule_tables_named_functions(tmp_path, capsys):
+    from autograd import ops
+
+    assert graph.FUNCTIONS is ops.FUNCTIONS
+    assert evaluate_expression("softplus(x)", {"x": 1.0}) == ops.softplus(1.0)
+    assert cli(["softplus(x)", "--x", "1", "-o", str(tmp_path / "s.gv")]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == f"  d/dx = {ops.sigmoid(1.0)!r}"
+
+
+def test_functions_registered_later_are_callable(monkeypatch):
+    """An op added to the table after import (as defop does) is allowed and called at once."""
+    from autograd import ops
+
+    monkeypatch.setitem(ops.FUNCTIONS, "double", lambda x: 2 * x)
+    assert "double" in graph.allowed()
+    assert evaluate_expression("double(x) + 1", {"x": 3.0}) == 7.0
+    monkeypatch.delitem(ops.FUNCTIONS, "double")
+    with pytest.raises(ExpressionError, match="calling 'double' \\(not a known function\\)"):
+        parse_expression("double(x)")
+
+
+# -- long flat chains -----------------------------------------------------------------------------
+
+@given(EXPRESSIONS)
+def test_iterative_parser_builds_the_same_tree_as_ast(source):
+    import ast
+
+    assert ast.dump(graph._parse_iteratively(source)) == ast.dump(ast.parse(source, mode="eval"))
+
+
+def test_parse_expression_long_flat_sum_is_not_nested_too_deeply(monkeypatch):
+    """Python 3.12+ raises RecursionError building a 2,900-term sum's AST; the fallback parses it."""
+    import ast
+
+    source = "+".join(["x"] * 2900)
+    assert len(source) < graph.MAX_EXPRESSION_LENGTH
+    real_parse = ast.parse
+
+    def recursion_limited(text, *args, **kwargs):
+        if len(text) > 1000:
+            raise RecursionError("maximum recursion depth exceeded during ast construction")
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(graph.ast, "parse", recursion_limited)
+    assert evaluate_expression(parse_expression(source), {"x": 1.5}) == 2900 * 1.5
+    with pytest.raises(ExpressionError, match="nested too deeply for Python's parser.*'\\['"):
+        parse_expression("+".join(["x"] * 600) + "+[1]")
+    with pytest.raises(ExpressionError, match="not a known function"):
+        parse_expression("+".join(["x"] * 600) + "+__import__(x)")
+
+
 @needs_dot
-def test_write_doc_pictures(tmp_path):
+@pytest.mark.slow
+@pytest.mark.parametrize("terms", [300, 2900])
+def test_cli_flat_sums_finish_or_fail_clearly(tmp_path, terms):
+    """A flat sum makes one Value feed hundreds of ops: drawn per use, bounded by max_nodes and a dot timeout."""
+    target = tmp_path / "sum.png"
+    done = subprocess.run([sys.executable, "-m", "valuegrad", "graph", "+".join(["x"] * terms), "--x", "1",
+                           "-o", str(target)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    if done.returncode == 0:
+        assert target.read_bytes().startswith(PNG_MAGIC)
+        assert f"= {float(terms)!r}" in done.stdout
+    else:  # a loaded machine may hit the layout timeout: then one clear line, no traceback
+        assert done.returncode == 1 and "did not finish laying out the graph within" in done.stderr
+        assert "Traceback" not in done.stderr and not target.exists()
+
+
+def test_to_dot_hub_value_is_drawn_once_per_use():
+    from autograd.render import HUB_FAN_OUT, to_dot
+
+    x = Value(1.0, label="x")
+    total = x
+    for _ in range(HUB_FAN_OUT + 5):
+        total = total + x
+    source = to_dot(total).source
+    copies = [line for line in source.splitlines() if '"{ x | data 1' in line]
+    assert len(copies) == HUB_FAN_OUT + 6 and all("dashed" in line for line in copies)
+    small = to_dot(x + x + x).source
+    assert len([line for line in small.splitlines() if '"{ x | data 1' in line]) == 1
+
+
+# -- where files go -----------------------------------------------------------------------------
+
+def test_cli_output_directory_gets_graph_inside_not_a_hidden_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert cli(["x*2", "--x", "1", "-o", str(out) + os.sep, "--format", "dot"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["graph.gv"]
+    assert cli(["x*2", "--x", "1", "-o", str(out), "--format", "dot"]) == 0  # an existing directory, no slash
+    assert sorted(p.name for p in out.iterdir()) == ["graph.gv"]
+    assert cli(["x*2", "--x", "1", "-o", str(tmp_path / "missing" / "g.gv")]) == 2
+    assert "directory" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
+
+def test_cli_output_symlink_keeps_the_link(tmp_path):
+    real = tmp_path / "real.gv"
+    real.write_text("old")
+    link = tmp_path / "link.gv"
+    link.symlink_to(real)
+    assert cli(["x*2", "--x", "1", "-o", str(link)]) == 0
+    assert link.is_symlink() and real.read_text().startswith("digraph")
+
+
+@needs_dot
+@pytest.mark.slow
+def test_cli_animate_writes_gif_and_html(tmp_path, capsys):
+    pytest.importorskip("PIL", reason="Pillow (the demo extra) is not installed")
+    assert cli(["tanh(x*w + b)", "--x", "1", "--w", "2", "--b", "0.5", "--animate", str(tmp_path / "bp.gif")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"wrote {tmp_path / 'bp.gif'}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bp.gif"]  # only the animation was asked for
+    assert (tmp_path / "bp.gif").read_bytes()[:6] == b"GIF89a"
+    assert cli(["x*w", "--x", "1", "--w", "2", "-o", str(tmp_path / "g.svg"), "--animate",
+                str(tmp_path / "bp.html")]) == 0
+    assert "<button" in (tmp_path / "bp.html").read_text() and (tmp_path / "g.svg").exists()
+    assert cli(["x*w", "--x", "1", "--w", "2", "--animate", str(tmp_path / "bp.mp4")]) == 2
+    assert "must end in .gif or .html" in capsys.readouterr().err
+
+
+@needs_dot
+@pytest.mark.slow
+def test_write_graph_pictures(tmp_path):
     pytest.importorskip("nn.module", reason="nn.module is not importable")
-    written = graph.write_doc_pictures(str(tmp_path))
+    from valuegrad import pictures
+
+    written = pictures.write_graph_pictures(str(tmp_path))
     assert written == [str(tmp_path / "neuron.png"), str(tmp_path / "mlp.png")]
     for path in written:
         assert Path(path).read_bytes().startswith(PNG_MAGIC)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from autograd.files import write_atomic
+from autograd.render import INSTALL_DOT
+
 DEFAULT_OUT = Path("demos") / "out"
 INSTALL_MATPLOTLIB = "install it with `pip install 'valuegrad[demo]'` (or `pip install matplotlib`)"
-INSTALL_DOT = (
-    "install graphviz's `dot` (sudo apt-get install graphviz / brew install graphviz / "
-    "conda install graphviz) to get the graph picture"
-)
 
 
 class DemoError(Exception):
@@ -111,14 +110,13 @@ def pyplot() -> Any:
 
 
 def save_figure(figure: Any, path: Path) -> Path:
-    """Write a matplotlib figure as PNG atomically (temp file in the same directory + rename)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write a matplotlib figure as PNG atomically (autograd.files.write_atomic)."""
+    buffer = io.BytesIO()
     try:
-        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-        os.replace(temporary, path)
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     finally:
-        temporary.unlink(missing_ok=True)
         pyplot().close(figure)  # figures are global state in pyplot: free each one once written
+    write_atomic(path, buffer.getvalue())
     return path
 
 
@@ -133,6 +131,21 @@ def draw_graph(root: Any, path: Path, **options: Any) -> Path | None:
         return Path(draw(root, str(path), format="png", **options))
     except RuntimeError as error:  # `dot` present but failing: the other pictures still count
         print(f"skipped the graph picture {path}: {error}", file=sys.stderr)
+        return None
+
+
+def animate_graph(root: Any, path: Path, **options: Any) -> Path | None:
+    """Write backpropagation through ``root`` as a GIF (autograd.animate_backward); None and a hint
+    without Graphviz or Pillow, so the demo's other output still counts."""
+    if shutil.which("dot") is None or shutil.which("neato") is None:
+        print(f"skipped the animation {path}: Graphviz is not installed; {INSTALL_DOT}", file=sys.stderr)
+        return None
+    from autograd import animate_backward
+
+    try:
+        return Path(animate_backward(root, str(path), format="gif", **options))
+    except (ImportError, RuntimeError) as error:
+        print(f"skipped the animation {path}: {error}", file=sys.stderr)
         return None
 
 

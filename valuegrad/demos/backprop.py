@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from autograd import Value, numerical_grad, sigmoid
 
-from ._shared import add_output_arguments, draw_graph, output_dir, positive_float, run_safely
+from ._shared import add_output_arguments, animate_graph, draw_graph, output_dir, positive_float, run_safely
 
 # The worked example: one input (x1, x2), one target y, fixed small weights.
 #   hidden unit 1: z1 = w1*x1 + w2*x2 + b1,  a1 = sigmoid(z1)
@@ -160,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB")
         if written is not None:
             print(f"\nwrote {written}  (the graph: data, grad and local derivatives on the edges)")
+        animation = animate_graph(nodes["C"], out / "backprop.gif", rankdir="TB", fps=1.0)
+        if animation is not None:
+            print(f"wrote {animation}  (backpropagation one node at a time: upstream x local = contribution)")
         return 0
 
     return run_safely("backprop", body)

@@ -34,11 +34,14 @@ class MoonsRun:
     scaler: Any
     X: list  # original coordinates (the scaler maps them to [-1, 1] for the model)
     y: list
-    X_test: list
-    y_test: list
+    X_held_out: list  # the held-out split: never trained on, scored after every epoch
+    y_held_out: list
     history: Any
     accuracy: float
-    test_accuracy: float
+    held_out_accuracy: float
+    optimizer: str = "adam"
+    lr: float = 0.0
+    batch_size: int = 0
 
 
 def accuracy(model: Any, X: list, y: list) -> float:
@@ -60,10 +63,10 @@ def train(
 ) -> MoonsRun:
     """make_moons -> MinMaxScaler(-1, 1) -> MLP(2, [16, 16, 1]) trained with BCE on logits."""
     X, y = make_moons(samples, noise=0.1, seed=seed)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=seed)
+    X_train, X_held_out, y_train, y_held_out = train_test_split(X, y, test_size=0.25, seed=seed)
     # [-1, 1] rather than [0, 1]: centred inputs let ReLU units with zero biases split the plane.
     scaler = MinMaxScaler(feature_range=(-1, 1)).fit(X_train)
-    train_scaled, test_scaled = scaler.transform(X_train), scaler.transform(X_test)
+    train_scaled, held_out_scaled = scaler.transform(X_train), scaler.transform(X_held_out)
     model = MLP(2, ARCHITECTURE, seed=seed)
     if optimizer not in DEFAULT_LR:
         raise ValueError(f"moons.train(): optimizer must be 'sgd' or 'adam', got {optimizer!r}")
@@ -79,18 +82,21 @@ def train(
         batch_size=batch_size,
         seed=seed,
         progress=progress,
-        validation_data=(test_scaled, y_test),
+        validation_data=(held_out_scaled, y_held_out),
     )
     return MoonsRun(
         model=model,
         scaler=scaler,
         X=X_train,
         y=y_train,
-        X_test=X_test,
-        y_test=y_test,
+        X_held_out=X_held_out,
+        y_held_out=y_held_out,
         history=history,
         accuracy=accuracy(model, train_scaled, y_train),
-        test_accuracy=accuracy(model, test_scaled, y_test),
+        held_out_accuracy=accuracy(model, held_out_scaled, y_held_out),
+        optimizer=optimizer,
+        lr=rate,
+        batch_size=batch_size,
     )
 
 
@@ -99,7 +105,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
     plt = pyplot()
     from matplotlib.lines import Line2D
 
-    xs, ys = grid(run.X + run.X_test)
+    xs, ys = grid(run.X + run.X_held_out, steps=150)
     with no_grad():
         probability = [[sigmoid(run.model(run.scaler.transform([[x, y]])[0]).data) for x in xs] for y in ys]
     figure, axes = plt.subplots(figsize=(7.5, 5.5))
@@ -107,7 +113,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
     axes.contour(xs, ys, probability, levels=[0.5], colors="black", linewidths=1.5)
     for label, marker in ((0, "o"), (1, "s")):
         train_points = [x for x, t in zip(run.X, run.y) if t == label]
-        test_points = [x for x, t in zip(run.X_test, run.y_test) if t == label]
+        held_out_points = [x for x, t in zip(run.X_held_out, run.y_held_out) if t == label]
         axes.scatter(
             *zip(*train_points),
             c=CLASS_COLOURS[label],
@@ -117,36 +123,43 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
             label=f"class {label} (training)",
         )
         axes.scatter(
-            *zip(*test_points),
+            *zip(*held_out_points),
             c="white",
             marker=marker,
             edgecolors=CLASS_COLOURS[label],
             s=28,
             linewidths=1.5,
-            label=f"class {label} (test)",
+            label=f"class {label} (held-out)",
         )
     handles, labels = axes.get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", linewidth=1.5))
     labels.append("decision boundary (P = 0.5)")
-    axes.legend(handles, labels, loc="lower left", fontsize=8, framealpha=0.9)
+    # Below the plot, not on it: inside, the legend covered part of the boundary.
+    axes.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
     figure.colorbar(filled, ax=axes, label="model's P(class 1) = sigmoid(output)")
     axes.set_xlabel("x0")
     axes.set_ylabel("x1")
     axes.set_title(
         f"MLP(2, {ARCHITECTURE}) on two moons after {len(run.history.loss)} epochs\n"
-        f"accuracy: training {run.accuracy:.1%}, test {run.test_accuracy:.1%}"
+        f"accuracy: training {run.accuracy:.1%}, held-out {run.held_out_accuracy:.1%}"
     )
     return save_figure(figure, path)
 
 
+def curves_title(run: MoonsRun) -> str:
+    """What was trained, and how: architecture, optimiser, learning rate, epochs, batch size."""
+    return (f"MLP(2, {ARCHITECTURE}) on two moons: {run.optimizer}, lr {run.lr:g}, "
+            f"{len(run.history.loss)} epochs, batch size {run.batch_size}")
+
+
 def plot_curves(history: Any, path: Path, *, title: str) -> Path:
-    """Loss and accuracy per epoch (training and validation) in two panels."""
+    """Loss and accuracy per epoch (training and held-out) in two panels."""
     plt = pyplot()
     epochs = list(range(1, len(history.loss) + 1))
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axes.plot(epochs, history.loss, label="training loss")
     if history.val_loss:
-        loss_axes.plot(epochs, history.val_loss, label="validation loss", linestyle="--")
+        loss_axes.plot(epochs, history.val_loss, label="held-out loss", linestyle="--")
     loss_axes.set_yscale("log")
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("loss (log scale)")
@@ -155,7 +168,7 @@ def plot_curves(history: Any, path: Path, *, title: str) -> Path:
     if history.accuracy and history.accuracy[0] is not None:
         accuracy_axes.plot(epochs, history.accuracy, label="training accuracy")
         if history.val_accuracy:
-            accuracy_axes.plot(epochs, history.val_accuracy, label="validation accuracy", linestyle="--")
+            accuracy_axes.plot(epochs, history.val_accuracy, label="held-out accuracy", linestyle="--")
         accuracy_axes.set_ylim(0.0, 1.02)
         accuracy_axes.set_xlabel("epoch")
         accuracy_axes.set_ylabel("accuracy")
@@ -201,12 +214,12 @@ def run(args: argparse.Namespace) -> int:
         result = train(optimizer=args.optimizer, **training_options(args))
         print(
             f"two moons: MLP(2, {ARCHITECTURE}), {args.optimizer}, {args.epochs} epochs: "
-            f"training accuracy {result.accuracy:.1%}, test accuracy {result.test_accuracy:.1%}, "
+            f"training accuracy {result.accuracy:.1%}, held-out accuracy {result.held_out_accuracy:.1%}, "
             f"final loss {result.history.loss[-1]:.4f}"
         )
         written = [
             plot_boundary(result, out / "moons_boundary.png"),
-            plot_curves(result.history, out / "moons_curves.png", title=f"MLP(2, {ARCHITECTURE}) on two moons"),
+            plot_curves(result.history, out / "moons_curves.png", title=curves_title(result)),
         ]
         graph = neuron_graph(result, out / "moons_neuron.png")
         if graph is not None:

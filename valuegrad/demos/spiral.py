@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autograd import no_grad
-from nn import MLP, Adam, MinMaxScaler, fit, make_spiral
+from nn import MLP, Adam, MinMaxScaler, fit, make_spiral, train_test_split
 
 from ._shared import (
     CLASS_COLOURS,
@@ -27,7 +27,7 @@ ARCHITECTURE = [16, 16, CLASSES]
 
 @dataclass
 class SpiralRun:
-    """A trained classifier, its data and its training accuracy."""
+    """A trained classifier, its training data, the held-out split and both accuracies."""
 
     model: Any
     scaler: Any
@@ -35,6 +35,9 @@ class SpiralRun:
     y: list
     history: Any
     accuracy: float
+    X_held_out: list = field(default_factory=list)
+    y_held_out: list = field(default_factory=list)
+    held_out_accuracy: float = 0.0
 
     def predict(self, point: list[float]) -> int:
         """The class with the largest logit (softmax is monotonic, so no need to apply it)."""
@@ -52,14 +55,16 @@ def train(
     seed: int = 0,
     progress: bool = True,
 ) -> SpiralRun:
-    """make_spiral -> MinMaxScaler(-1, 1) -> MLP(2, [16, 16, 3]) with cross-entropy on the logits."""
-    X, y = make_spiral(samples, classes=CLASSES, noise=0.1, seed=seed)
+    """make_spiral -> 20% held out -> MinMaxScaler(-1, 1) -> MLP(2, [16, 16, 3]) with cross-entropy on the logits."""
+    X_all, y_all = make_spiral(samples, classes=CLASSES, noise=0.1, seed=seed)
+    X, X_held_out, y, y_held_out = train_test_split(X_all, y_all, test_size=0.2, seed=seed)
     scaler = MinMaxScaler(feature_range=(-1, 1)).fit(X)
     model = MLP(2, ARCHITECTURE, seed=seed)
     history = fit(
         model,
         scaler.transform(X),
         y,
+        validation_data=(scaler.transform(X_held_out), y_held_out),
         loss="cross_entropy",
         optimizer=Adam(model.parameters(), lr=lr),
         epochs=epochs,
@@ -67,9 +72,35 @@ def train(
         seed=seed,
         progress=progress,
     )
-    run = SpiralRun(model=model, scaler=scaler, X=X, y=y, history=history, accuracy=0.0)
+    run = SpiralRun(model=model, scaler=scaler, X=X, y=y, history=history, accuracy=0.0,
+                    X_held_out=X_held_out, y_held_out=y_held_out)
     run.accuracy = sum(run.predict(x) == label for x, label in zip(X, y)) / len(y)
+    run.held_out_accuracy = sum(run.predict(x) == label for x, label in zip(X_held_out, y_held_out)) / len(y_held_out)
     return run
+
+
+def predict_grid(run: SpiralRun, xs: list[float], ys: list[float]) -> list[list[int]]:
+    """The predicted class at every (x, y) of the grid: one compiled graph, its inputs' data changed per point."""
+    from autograd import Value, compile_graph
+    from autograd import sum as value_sum
+
+    inputs = [Value(0.0), Value(0.0)]
+    logits = run.model(inputs)
+    compiled = compile_graph(value_sum(logits), watch=logits)
+    # MinMaxScaler maps each feature on its own, so the grid's axes are scaled once, not per point.
+    scaled_x = [point[0] for point in run.scaler.transform([[x, ys[0]] for x in xs])]
+    scaled_y = [point[1] for point in run.scaler.transform([[xs[0], y] for y in ys])]
+    classes = range(len(logits))
+    rows = []
+    for y in scaled_y:
+        inputs[1].data = y
+        row = []
+        for x in scaled_x:
+            inputs[0].data = x
+            compiled.forward()
+            row.append(max(classes, key=lambda k: logits[k].data))
+        rows.append(row)
+    return rows
 
 
 def plot_regions(run: SpiralRun, path: Path) -> Path:
@@ -77,20 +108,27 @@ def plot_regions(run: SpiralRun, path: Path) -> Path:
     plt = pyplot()
     from matplotlib.colors import ListedColormap
 
-    xs, ys = grid(run.X)
-    regions = [[run.predict([x, y]) for x in xs] for y in ys]
+    # 200 x 200 predictions (a 100 x 100 grid drew the curved regions as visible stair steps),
+    # made affordable by compiling the model's graph once and re-running it per point.
+    xs, ys = grid(run.X + run.X_held_out, steps=200)
+    regions = predict_grid(run, xs, ys)
     figure, axes = plt.subplots(figsize=(6.5, 6))
     colours = ListedColormap(CLASS_COLOURS[:CLASSES])
     axes.contourf(xs, ys, regions, levels=[k - 0.5 for k in range(CLASSES + 1)], cmap=colours, alpha=0.25)
     for label in range(CLASSES):
         points = [x for x, t in zip(run.X, run.y) if t == label]
         axes.scatter(*zip(*points), c=CLASS_COLOURS[label], edgecolors="black", s=22, label=f"class {label}")
-    axes.legend(loc="upper right", title="training points (regions: prediction)", fontsize=8, title_fontsize=8)
+        held_out = [x for x, t in zip(run.X_held_out, run.y_held_out) if t == label]
+        if held_out:
+            axes.scatter(*zip(*held_out), c="white", edgecolors=CLASS_COLOURS[label], linewidths=1.5, s=22,
+                         label=f"class {label} (held-out)")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, title="points (regions: prediction)",
+                fontsize=8, title_fontsize=8, frameon=False)
     axes.set_xlabel("x0")
     axes.set_ylabel("x1")
     axes.set_title(
         f"MLP(2, {ARCHITECTURE}), softmax + cross-entropy\n"
-        f"{len(run.history.loss)} epochs, training accuracy {run.accuracy:.1%}"
+        f"{len(run.history.loss)} epochs: accuracy training {run.accuracy:.1%}, held-out {run.held_out_accuracy:.1%}"
     )
     axes.set_aspect("equal")
     return save_figure(figure, path)
@@ -106,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         out = prepare_output(args)
         result = train(**training_options(args))
-        print(f"spiral: MLP(2, {ARCHITECTURE}), {args.epochs} epochs: training accuracy {result.accuracy:.1%}")
+        print(f"spiral: MLP(2, {ARCHITECTURE}), {args.epochs} epochs: training accuracy {result.accuracy:.1%}, "
+              f"held-out accuracy {result.held_out_accuracy:.1%}")
         print(f"wrote {plot_regions(result, out / 'spiral_regions.png')}")
         return 0
 
