@@ -1,6 +1,7 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
 from .anomaly import detect_anomaly
+from .batched import BatchedGraph, compile_batched
 from .compile import CompiledGraph, compile_graph
 from .engine import backward, grad, gradients, no_grad, topological_order, value_and_grad
 from .forward import Dual, jacobian, jvp
@@ -14,11 +15,13 @@ from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of _
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchedGraph",
     "CompiledGraph",
     "Dual",
     "GradcheckError",
     "Value",
     "backward",
+    "compile_batched",
     "compile_graph",
     "detect_anomaly",
     "dot",

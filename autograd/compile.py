@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from operator import attrgetter
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from . import ops
 from .engine import topological_order
@@ -312,7 +312,7 @@ def _forward_lines(gen: _Codegen, order: list[Value], names: dict[int, str]) -> 
     locals_per_node: list[list[str]] = []
     templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
     for k, node in enumerate(order):
-        rule = node._rule
+        rule = cast(Op, node._rule)  # interior nodes have a row
         ops.require_row(rule, "compile_graph()")
         parents = node.parents
         arity = len(parents)
