@@ -313,7 +313,7 @@ class BatchedGraph:
         bwd += computed
         bwd.append(f"    g = G{out}")
         for j, local in enumerate(local_texts):
-            term = "g" if local == "1.0" else "-g" if local == "-1.0" else f"g * {local}"
+            term = "g" if local == "1.0" else "-g" if local == "-1.0" else f"g * ({local})"
             bwd.append(self._scatter(columns[j], group.spaces[j], group.varying, term))
         return fwd, bwd
 
