@@ -45,7 +45,7 @@ class DigitsRun:
 def load_digits() -> tuple[list[list[float]], list[int]]:
     """The 1,797 8x8 digits that ship inside scikit-learn (no download): 64 pixels 0..16 each."""
     try:
-        from sklearn.datasets import load_digits as sklearn_digits
+        from sklearn.datasets import load_digits as sklearn_digits  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise DemoError(f"the digits demo reads scikit-learn's digits, and scikit-learn is not installed; "
                         f"{INSTALL_SKLEARN}") from None
