@@ -2,6 +2,7 @@
 
 from .animate import animate_backward
 from .anomaly import detect_anomaly
+from .batched import BatchedGraph, compile_batched
 from .compile import CompiledGraph, compile_graph
 from .engine import (
     backward,
@@ -24,12 +25,14 @@ from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of _
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchedGraph",
     "CompiledGraph",
     "Dual",
     "GradcheckError",
     "Value",
     "animate_backward",
     "backward",
+    "compile_batched",
     "compile_graph",
     "detect_anomaly",
     "defop",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from . import ops
 from .engine import topological_order
@@ -148,10 +148,20 @@ class _Condition:
         return self.decision
 
 
-class _Codegen:
-    """Names the objects generated code refers to and traces rows into expressions."""
+def conditional_expression(condition: str, yes: str, no: str) -> str:
+    """How plain Python chooses between two traced branches (compile_graph's dialect)."""
+    return f"({yes} if {condition} else {no})"
 
-    def __init__(self) -> None:
+
+class _Codegen:
+    """Names the objects generated code refers to and traces rows into expressions.
+
+    ``branch(condition, yes, no)`` renders a traced branch: a conditional expression for
+    floats, ``numpy.where`` for arrays (:mod:`autograd.batched`).
+    """
+
+    def __init__(self, branch: Callable[[str, str, str], str] = conditional_expression) -> None:
+        self.branch = branch
         self.namespace: dict[str, Any] = {"inf": math.inf, "nan": math.nan}
         self._names: dict[int, str] = {}
         self._prefix: list[bool] = []  # decisions to replay on the current run
@@ -199,11 +209,12 @@ class _Codegen:
         if len(paths) == 1:  # no branches
             return first
         if first.__class__ is not tuple:
-            return _Sym(_nest(paths, 0), _ATOM, self)
+            return _Sym(_nest(paths, 0, self.branch), _ATOM, self)
         if any(len(result) != len(first) for _, result in paths):
             raise _Untraceable(getattr(function, "__name__", "row"))
         return tuple(
-            _Sym(_nest([(taken, result[j]) for taken, result in paths], 0), _ATOM, self) for j in range(len(first))
+            _Sym(_nest([(taken, result[j]) for taken, result in paths], 0, self.branch), _ATOM, self)
+            for j in range(len(first))
         )
 
     def name_of(self, obj: Any) -> str:
@@ -242,9 +253,14 @@ class _Codegen:
                 pass
         return self.call(rule.forward, args)
 
-    def locals_of(self, rule: Op, args: tuple, out: _Sym) -> list[_Sym] | None:
-        """The expressions of ``rule.local(*args, out)``, or None when the row must be called."""
-        if len(args) > _INLINE_MAX_ARGS:
+    def locals_of(
+        self, rule: Op, args: tuple, out: _Sym, *, max_args: int = _INLINE_MAX_ARGS
+    ) -> list[_Sym] | None:
+        """The expressions of ``rule.local(*args, out)``, or None when the row must be called.
+
+        ``max_args``: longer rows are called (their traced text may nest too deep for compile()).
+        """
+        if len(args) > max_args:
             return None
         try:
             result = self.trace(rule.local, args + (out,))
@@ -253,8 +269,10 @@ class _Codegen:
         return list(result) if result.__class__ is tuple else None
 
 
-def _nest(paths: list[tuple[list[tuple[str, bool]], _Sym]], depth: int) -> str:
-    """``(A if cond else B)`` for paths that agree on their first ``depth`` decisions.
+def _nest(
+    paths: list[tuple[list[tuple[str, bool]], _Sym]], depth: int, branch: Callable[[str, str, str], str]
+) -> str:
+    """``branch(cond, A, B)`` for paths that agree on their first ``depth`` decisions.
 
     Recursive over the few (at most _MAX_PATHS) paths of one row, never over the graph.
     """
@@ -269,7 +287,119 @@ def _nest(paths: list[tuple[list[tuple[str, bool]], _Sym]], depth: int) -> str:
     no = [path for path in paths if not path[0][depth][1]]
     if not yes or not no:
         raise _Untraceable(condition)
-    return f"({_nest(yes, depth + 1)} if {condition} else {_nest(no, depth + 1)})"
+    return branch(condition, _nest(yes, depth + 1, branch), _nest(no, depth + 1, branch))
+
+
+def trace_row(
+    gen: _Codegen, rule: Op, arity: int, *, max_args: int = _INLINE_MAX_ARGS
+) -> tuple[str, list[tuple[str, bool]] | None]:
+    """One row as text templates with holes ``{0}..{arity-1}`` for its inputs and ``{arity}`` for
+    its output: ``(forward, [(local, plain), ...])``, locals None when the row must be called.
+
+    ``plain`` marks a local that is a hole or a constant (nothing to compute).  Tracing once
+    per (row, arity) and filling the holes per node is much cheaper than tracing per node.
+    """
+    holes = tuple(_Sym(f"{{{i}}}", _ATOM, gen, True) for i in range(arity + 1))
+    traced = gen.locals_of(rule, holes[:-1], holes[-1], max_args=max_args)
+    forward = gen.forward_of(rule, holes[:-1]).text
+    return forward, None if traced is None else [(d.text, d.plain) for d in traced]
+
+
+def _forward_lines(gen: _Codegen, order: list[Value], names: dict[int, str]) -> tuple[list[str], list[list[str]]]:
+    """The forward pass, one assignment per node (plus its computed local derivatives), and
+    for each node the names or constants of its local derivatives."""
+    fwd: list[str] = []
+    locals_per_node: list[list[str]] = []
+    templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
+    for k, node in enumerate(order):
+        rule = cast(Op, node._rule)  # interior nodes have a row
+        ops.require_row(rule, "compile_graph()")
+        parents = node.parents
+        arity = len(parents)
+        template = templates.get((rule, arity))
+        if template is None:
+            template = templates[(rule, arity)] = trace_row(gen, rule, arity)
+        out_name = f"v{k}"
+        fill = [names[id(p)] for p in parents]
+        fill.append(out_name)
+        forward_text, local_templates = template
+        fwd.append(f"    {out_name} = {forward_text.format(*fill)}")
+        names[id(node)] = out_name
+        if local_templates is None:  # call the row; unpack its tuple into named derivatives
+            local_names = [f"d{k}_{j}" for j in range(arity)]
+            target = ", ".join(local_names) + ("," if arity == 1 else "")
+            fwd.append(f"    {target} = {gen.name_of(rule.local)}({', '.join(fill)})")
+            locals_per_node.append(local_names)
+            continue
+        local_texts = []
+        for j, (text, plain) in enumerate(local_templates):
+            if plain:
+                local_texts.append(text.format(*fill))  # a variable or a constant: use it directly
+            else:
+                fwd.append(f"    d{k}_{j} = {text.format(*fill)}")
+                local_texts.append(f"d{k}_{j}")
+        locals_per_node.append(local_texts)
+    return fwd, locals_per_node
+
+
+def _backward_lines(
+    order: list[Value], names: dict[int, str], locals_per_node: list[list[str]]
+) -> tuple[list[str], list[str]]:
+    """The eager backward loop unrolled, and the forward variables it reads (its state).
+
+    Same order, same operations: interior grads start at 0.0 and every contribution is
+    g * local added to the parent's grad.
+    """
+    bwd: list[str] = []
+    needed: dict[str, None] = {}
+    grad_name = {id(node): f"g{k}" for k, node in enumerate(order)}
+    started: set[str] = set()
+    last = len(order) - 1
+    for k in range(last, -1, -1):
+        node = order[k]
+        g = "seed" if k == last else f"g{k}"  # every interior node feeds the root: g{k} is set
+        for p, local in zip(node.parents, locals_per_node[k]):
+            if local == "1.0":
+                term = g
+            elif local == "-1.0":
+                term = f"-{g}"
+            else:
+                term = f"{g} * {local}"
+                if _is_variable(local):
+                    needed[local] = None
+            if p._rule is None:
+                bwd.append(f"    g{names[id(p)]} += {term}")
+            else:
+                target = grad_name[id(p)]
+                if target in started:
+                    bwd.append(f"    {target} += {term}")
+                else:
+                    started.add(target)
+                    bwd.append(f"    {target} = 0.0 + {term}")  # 0.0 + x: eager's zeroed grad, -0.0 included
+    return bwd, list(needed)
+
+
+def _assemble(
+    fwd: list[str], bwd: list[str], state: list[str], names: dict[int, str], num_leaves: int, last: int,
+    watch: tuple[Value, ...],
+) -> str:
+    """The module text: ``_forward(L)`` returning (root, state, watched) and ``_backward(S, seed, G)``."""
+    leaf_names = [f"a{i}" for i in range(num_leaves)]
+    lines = ["def _forward(L):"]
+    if leaf_names:
+        lines.append(f"    {', '.join(leaf_names)}, = L")
+    lines += fwd
+    watched = "".join(f"{names[id(node)]}, " for node in watch)
+    lines.append(f"    return v{last}, ({', '.join(state)}{',' if state else ''}), ({watched})")
+    lines.append("")
+    lines.append("def _backward(S, seed, G):")
+    if state:
+        lines.append(f"    {', '.join(state)}, = S")
+    grads = [f"g{name}" for name in leaf_names]
+    lines.append(f"    {', '.join(grads)}, = G")
+    lines += bwd
+    lines.append(f"    return ({', '.join(grads)},)")
+    return "\n".join(lines) + "\n"
 
 
 def _is_variable(plain_text: str) -> bool:
@@ -338,91 +468,10 @@ class CompiledGraph:
         order: list[Value], names: dict[int, str], num_leaves: int, watch: tuple[Value, ...]
     ) -> tuple[str, dict[str, Any]]:
         gen = _Codegen()
-        fwd: list[str] = []
-        locals_per_node: list[list[str]] = []
-        # Each (row, arity) is traced once with placeholders {0}..{n} ({n} is the output) and
-        # the resulting text templates are filled in per node: tracing per node costs more.
-        templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
-        for k, node in enumerate(order):
-            rule = node._rule
-            parents = node.parents
-            arity = len(parents)
-            template = templates.get((rule, arity))
-            if template is None:
-                holes = tuple(_Sym(f"{{{i}}}", _ATOM, gen, True) for i in range(arity + 1))
-                traced = gen.locals_of(rule, holes[:-1], holes[-1])
-                template = (
-                    gen.forward_of(rule, holes[:-1]).text,
-                    None if traced is None else [(d.text, d.plain) for d in traced],
-                )
-                templates[(rule, arity)] = template
-            out_name = f"v{k}"
-            fill = [names[id(p)] for p in parents]
-            fill.append(out_name)
-            forward_text, local_templates = template
-            fwd.append(f"    {out_name} = {forward_text.format(*fill)}")
-            names[id(node)] = out_name
-            if local_templates is None:  # call the row; unpack its tuple into named derivatives
-                local_names = [f"d{k}_{j}" for j in range(arity)]
-                target = ", ".join(local_names) + ("," if arity == 1 else "")
-                fwd.append(f"    {target} = {gen.name_of(rule.local)}({', '.join(fill)})")
-                locals_per_node.append(local_names)
-                continue
-            local_texts = []
-            for j, (text, plain) in enumerate(local_templates):
-                if plain:
-                    local_texts.append(text.format(*fill))  # a variable or a constant: use it directly
-                else:
-                    fwd.append(f"    d{k}_{j} = {text.format(*fill)}")
-                    local_texts.append(f"d{k}_{j}")
-            locals_per_node.append(local_texts)
-
-        # Backward: the eager loop unrolled.  Same order, same operations: interior grads
-        # start at 0.0 and every contribution is g * local added to the parent's grad.
-        bwd: list[str] = []
-        needed: dict[str, None] = {}
-        grad_name = {id(node): f"g{k}" for k, node in enumerate(order)}
-        started: set[str] = set()
-        last = len(order) - 1
-        for k in range(last, -1, -1):
-            node = order[k]
-            g = "seed" if k == last else f"g{k}"  # every interior node feeds the root: g{k} is set
-            for p, local in zip(node.parents, locals_per_node[k]):
-                if local == "1.0":
-                    term = g
-                elif local == "-1.0":
-                    term = f"-{g}"
-                else:
-                    term = f"{g} * {local}"
-                    if _is_variable(local):
-                        needed[local] = None
-                if p._rule is None:
-                    bwd.append(f"    g{names[id(p)]} += {term}")
-                else:
-                    target = grad_name[id(p)]
-                    if target in started:
-                        bwd.append(f"    {target} += {term}")
-                    else:
-                        started.add(target)
-                        bwd.append(f"    {target} = 0.0 + {term}")  # 0.0 + x: eager's zeroed grad, -0.0 included
-
-        leaf_names = [f"a{i}" for i in range(num_leaves)]
-        state = list(needed)
-        lines = ["def _forward(L):"]
-        if leaf_names:
-            lines.append(f"    {', '.join(leaf_names)}, = L")
-        lines += fwd
-        watched = "".join(f"{names[id(node)]}, " for node in watch)
-        lines.append(f"    return v{last}, ({', '.join(state)}{',' if state else ''}), ({watched})")
-        lines.append("")
-        lines.append("def _backward(S, seed, G):")
-        if state:
-            lines.append(f"    {', '.join(state)}, = S")
-        grads = [f"g{name}" for name in leaf_names]
-        lines.append(f"    {', '.join(grads)}, = G")
-        lines += bwd
-        lines.append(f"    return ({', '.join(grads)},)")
-        return "\n".join(lines) + "\n", gen.namespace
+        forward_lines, locals_per_node = _forward_lines(gen, order, names)
+        backward_lines, state = _backward_lines(order, names, locals_per_node)
+        source = _assemble(forward_lines, backward_lines, state, names, num_leaves, len(order) - 1, watch)
+        return source, gen.namespace
 
     def forward(self) -> float:
         """Recompute the graph from the leaves' current ``.data``; return (and set) the root's value."""

@@ -22,6 +22,7 @@ DEMOS = {
     "regression": ("valuegrad.demos.regression", "fit a 1-D function with MSE"),
     "spiral": ("valuegrad.demos.spiral", "three-class spiral with softmax + cross-entropy"),
     "modes": ("valuegrad.demos.modes", "reverse vs forward mode vs finite differences: cost as n grows"),
+    "digits": ("valuegrad.demos.digits", "8x8 handwritten digits (scikit-learn), trained batched with numpy"),
 }
 DEFAULT_DEMOS = ("moons", "backprop")  # what `valuegrad demo` (and `make demo`) runs
 

@@ -1,4 +1,4 @@
-"""`valuegrad bench`: valuegrad (eager and compiled) side by side with micrograd 0.1.0 and plain floats."""
+"""`valuegrad bench`: valuegrad (eager, compiled, batched) side by side with micrograd 0.1.0, torch and plain floats."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import argparse
 import datetime
 import gc
 import json
-import math
 import os
 import platform
 import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from operator import mul as _mul
@@ -21,8 +19,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import autograd
+import nn
 from autograd import Value, compile_graph, dot
 from autograd import sum as vsum
+from autograd.files import write_atomic
+from nn import MLP, SGD, fit
 
 SIZES = (2, 16, 16, 1)  # MLP(2, [16, 16, 1]) as in micrograd's demo notebook
 ALPHA = 1e-4  # L2 strength of the notebook's loss
@@ -33,6 +34,11 @@ GOAL_EAGER_VS_MICROGRAD = 25.0
 GOAL_COMPILED_VS_FLOOR = 2.0
 GOAL_BYTES_PER_NODE = 150.0
 GOAL_CHAIN_DEPTH = 10**6
+# The goals of issue 14.
+GOAL_BATCHED_VS_TORCH = 1.0  # batched step time / torch float64 step time, at most
+GOAL_BATCHED_VS_FLOOR = 10.0  # plain-float floor time / batched step time, at least
+TORCH_VERSION = "2.13.0"
+SECTIONS = "abcdefg"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,28 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument(
         "--sections",
-        default="abcde",
-        help="which parts to run: a=MLP step, b=ns/node, c=bytes/node, d=deepest chain, e=fit epoch (default abcde)",
+        default=SECTIONS,
+        help="which parts to run: a=MLP step, b=ns/node, c=bytes/node, d=deepest chain, e=fit epoch, "
+        "f=batched MLP step vs torch, g=digits epoch batched vs eager (default abcdefg)",
     )
 
 
 # ---------------------------------------------------------------------------------------
 # Data and weights shared by every engine, so all of them compute the same numbers.
 
-def make_moons_pm1(n: int, *, noise: float = 0.1, seed: int = 0) -> tuple[list[list[float]], list[float]]:
-    """Two interleaving half circles (sklearn's recipe) with labels -1 / +1 for the hinge loss."""
-    rng = random.Random(seed)
-    X, y = [], []
-    for i in range(n):
-        upper = i < n // 2
-        t = math.pi * rng.random()
-        if upper:
-            px, py = math.cos(t), math.sin(t)
-        else:
-            px, py = 1.0 - math.cos(t), 0.5 - math.sin(t)
-        X.append([px + rng.gauss(0.0, noise), py + rng.gauss(0.0, noise)])
-        y.append(-1.0 if upper else 1.0)
-    return X, y
+def moons_pm1(n: int, *, seed: int = 0) -> tuple[list[list[float]], list[float]]:
+    """nn.make_moons (noise 0.1) with labels -1 / +1 for the hinge loss."""
+    X, y = nn.make_moons(n, noise=0.1, seed=seed)
+    return X, [2.0 * t - 1.0 for t in y]
 
 
 def init_weights(seed: int = 1) -> list[list[tuple[list[float], float]]]:
@@ -132,7 +129,7 @@ class MicrogradStep:
     """The step exactly as micrograd's demo notebook writes it."""
 
     def __init__(self, weights: list, X: list, Y: list) -> None:
-        from micrograd.nn import MLP
+        from micrograd.nn import MLP  # type: ignore[import-untyped,unused-ignore]
 
         self.model = MLP(SIZES[0], list(SIZES[1:]))
         flat = [v for layer in weights for ws, b in layer for v in (*ws, b)]
@@ -141,7 +138,7 @@ class MicrogradStep:
         self.X, self.Y = X, Y
 
     def __call__(self) -> float:
-        from micrograd.engine import Value as MValue
+        from micrograd.engine import Value as MValue  # type: ignore[import-untyped,unused-ignore]
 
         model = self.model
         inputs = [list(map(MValue, xrow)) for xrow in self.X]
@@ -250,7 +247,7 @@ def build_random_graph(value_type: type, leaves: list[float], recipe: list) -> l
 
 def _micrograd_value() -> type | None:
     try:
-        from micrograd.engine import Value as MValue
+        from micrograd.engine import Value as MValue  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return None
     return MValue
@@ -288,7 +285,7 @@ def _interleaved(engines: dict[str, Callable[[], Any]], repeats: int) -> dict[st
 
 
 def bench_mlp_step(repeats: int, notes: list[str]) -> dict[str, Any]:
-    X, Y = make_moons_pm1(100)
+    X, Y = moons_pm1(100)
     weights = init_weights()
     engines: dict[str, Callable[[], float]] = {
         "valuegrad eager": ValuegradStep(weights, X, Y),
@@ -321,7 +318,7 @@ def bench_mlp_step(repeats: int, notes: list[str]) -> dict[str, Any]:
 def bench_ns_per_node(num_nodes: int, repeats: int) -> dict[str, Any]:
     leaves, recipe = random_graph_recipe(num_nodes)
     num_nodes = len(leaves) + len(recipe)
-    types = {"valuegrad eager": Value}
+    types: dict[str, type] = {"valuegrad eager": Value}
     mvalue = _micrograd_value()
     if mvalue is not None:
         types["micrograd"] = mvalue
@@ -330,7 +327,7 @@ def bench_ns_per_node(num_nodes: int, repeats: int) -> dict[str, Any]:
     reachable = len(autograd.topological_order(build_random_graph(Value, leaves, recipe)[-1]))
     for _ in range(repeats):
         for name, vt in types.items():
-            seconds, nodes = _timed(lambda vt=vt: build_random_graph(vt, leaves, recipe))
+            seconds, nodes = _timed(lambda vt=vt: build_random_graph(vt, leaves, recipe))  # type: ignore[misc]
             build[name].append(seconds * 1e9 / num_nodes)
             seconds, _ = _timed(nodes[-1].backward)
             back[name].append(seconds * 1e9 / reachable)
@@ -345,7 +342,7 @@ def bench_ns_per_node(num_nodes: int, repeats: int) -> dict[str, Any]:
 def bench_bytes_per_node(num_nodes: int) -> dict[str, Any]:
     leaves, recipe = random_graph_recipe(num_nodes, seed=1)
     num_nodes = len(leaves) + len(recipe)
-    types = {"valuegrad eager": Value}
+    types: dict[str, type] = {"valuegrad eager": Value}
     mvalue = _micrograd_value()
     if mvalue is not None:
         types["micrograd"] = mvalue
@@ -401,16 +398,10 @@ def bench_deepest_chain(target: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 # (e) one epoch of nn.fit on moons, mini-batches of 32, against the same loop in micrograd.
 
-def bench_fit_epoch(n: int, repeats: int, notes: list[str], *, epochs: int = 5) -> dict[str, Any] | None:
+def bench_fit_epoch(n: int, repeats: int, notes: list[str], *, epochs: int = 5) -> dict[str, Any]:
     """Seconds per epoch.  valuegrad runs ``fit(epochs=epochs)`` per repetition, so the compiled
     column includes tracing and compiling its two graphs (full and last batch) once per call."""
-    try:
-        import nn
-        from nn import MLP, SGD, fit
-    except ImportError as error:
-        notes.append(f"(e) skipped: nn.fit is not available ({error})")
-        return None
-    X, y = make_moons_pm1(n, seed=3)
+    X, y = moons_pm1(n, seed=3)
     y01 = [(t + 1.0) / 2.0 for t in y]
     batch = 32
     engines: dict[str, Callable[[], Any]] = {}
@@ -420,20 +411,15 @@ def bench_fit_epoch(n: int, repeats: int, notes: list[str], *, epochs: int = 5) 
     engines["valuegrad eager"] = lambda: fit(
         model, X, y01, loss="mse", optimizer=optimizer, epochs=epochs, batch_size=batch, shuffle=True, progress=False
     )
-    import inspect
-
-    if "compiled" in inspect.signature(nn.fit).parameters:
-        cmodel = MLP(2, list(SIZES[1:]), seed=0)
-        coptimizer = SGD(cmodel.parameters(), lr=LR)
-        engines["valuegrad compiled"] = lambda: fit(
-            cmodel, X, y01, loss="mse", optimizer=coptimizer, epochs=epochs, batch_size=batch, shuffle=True,
-            progress=False, compiled=True,
-        )
-    else:
-        notes.append("(e) fit(compiled=True) is not available yet: no compiled column")
+    cmodel = MLP(2, list(SIZES[1:]), seed=0)
+    coptimizer = SGD(cmodel.parameters(), lr=LR)
+    engines["valuegrad compiled"] = lambda: fit(
+        cmodel, X, y01, loss="mse", optimizer=coptimizer, epochs=epochs, batch_size=batch, shuffle=True,
+        progress=False, backend="compiled",
+    )
 
     if _micrograd_value() is not None:
-        from micrograd.engine import Value as MValue
+        from micrograd.engine import Value as MValue  # type: ignore[import-untyped,unused-ignore]
         from micrograd.nn import MLP as MMLP
 
         mmodel = MMLP(2, list(SIZES[1:]))
@@ -463,6 +449,162 @@ def bench_fit_epoch(n: int, repeats: int, notes: list[str], *, epochs: int = 5) 
 
 
 # ---------------------------------------------------------------------------------------
+# (f) the step of (a) with the batched backend, beside torch float64 on the same weights.
+
+class BatchedStep(ValuegradStep):
+    """ONE sample's loss (hinge + the L2 penalty) run over the 100 points by compile_batched."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        import numpy
+
+        super().__init__(weights, X, Y)
+        inputs = [Value(0.0) for _ in range(SIZES[0] + 1)]  # features, then the label
+        score = self._score(inputs[:-1])
+        loss = (1.0 + -inputs[-1] * score).relu() + ALPHA * dot(self.params, self.params)
+        self.graph = autograd.compile_batched(loss, inputs)
+        self.batch = numpy.column_stack([numpy.array(X, dtype=float), numpy.array(Y, dtype=float)])
+
+    def _score(self, x: list[Value]) -> Value:
+        last = len(self.layers) - 1
+        h = x
+        for i, layer in enumerate(self.layers):
+            h = [dot(ws, h, b) if i == last else dot(ws, h, b).relu() for ws, b in layer]
+        return h[0]
+
+    def __call__(self) -> float:
+        losses = self.graph.forward(self.batch)
+        for p in self.params:
+            p.grad = 0.0
+        self.graph.backward()  # the batch mean, as the step's loss takes it
+        for p in self.params:
+            p.data -= LR * p.grad
+        return float(losses.mean())
+
+
+class TorchStep:
+    """The same step in torch float64: a torch.nn.Linear stack holding the same weights, batched."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        import torch
+
+        self.torch = torch
+        layers: list[Any] = []
+        for i, layer in enumerate(weights):
+            linear = torch.nn.Linear(len(layer[0][0]), len(layer), dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(torch.tensor([ws for ws, _ in layer], dtype=torch.float64))
+                linear.bias.copy_(torch.tensor([b for _, b in layer], dtype=torch.float64))
+            layers.append(linear)
+            if i < len(weights) - 1:
+                layers.append(torch.nn.ReLU())
+        self.model = torch.nn.Sequential(*layers)
+        self.params = list(self.model.parameters())
+        self.X = torch.tensor(X, dtype=torch.float64)
+        self.Y = torch.tensor(Y, dtype=torch.float64)
+
+    def __call__(self) -> float:
+        torch = self.torch
+        scores = self.model(self.X)[:, 0]
+        data_loss = torch.relu(1.0 - self.Y * scores).mean()
+        loss = data_loss + ALPHA * sum((p * p).sum() for p in self.params)
+        for p in self.params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in self.params:
+                p -= LR * p.grad  # type: ignore[operator,misc]
+        return float(loss.item())
+
+
+def _torch_or_note(notes: list[str]) -> bool:
+    try:
+        import torch
+    except ImportError:
+        notes.append(f"(f) torch is not installed (pip install torch=={TORCH_VERSION}): its column is empty")
+        return False
+    if torch.__version__.split("+")[0] != TORCH_VERSION:
+        notes.append(f"(f) torch {torch.__version__} is not the pinned {TORCH_VERSION}: its column is empty")
+        return False
+    return True
+
+
+def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
+    """(a)'s full-batch step: every engine from the same weights, timed interleaved in one run."""
+    X, Y = moons_pm1(100)
+    weights = init_weights()
+    engines: dict[str, Callable[[], float]] = {
+        "valuegrad eager": ValuegradStep(weights, X, Y),
+        "valuegrad compiled": CompiledStep(weights, X, Y),
+        "valuegrad batched": BatchedStep(weights, X, Y),
+        "plain floats": FloatStep(weights, X, Y),
+    }
+    if _micrograd_value() is not None:
+        engines["micrograd"] = MicrogradStep(weights, X, Y)
+    if _torch_or_note(notes):
+        engines["torch float64"] = TorchStep(weights, X, Y)
+    first = {name: fn() for name, fn in engines.items()}  # also the warm-up; all start from the same weights
+    spread = max(first.values()) - min(first.values())
+    if spread > 1e-9:
+        notes.append(f"(f) engines disagree on the first loss by {spread:.3g}: {first}")
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats * 3):  # the fast engines are noisy at this size: more samples
+        for name, fn in engines.items():
+            times[name].append(_timed(fn)[0])
+    result: dict[str, Any] = {name: _stats(ts) for name, ts in times.items()}
+    graph = engines["valuegrad batched"].graph  # type: ignore[attr-defined]
+    result["_info"] = {"first_loss": first, "groups": len(graph.groups), "nodes": graph.num_nodes,
+                       "torch_threads": _torch_threads()}
+    return result
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return int(torch.get_num_threads())
+
+
+# ---------------------------------------------------------------------------------------
+# (g) one epoch of the digits demo's training: batched vs eager.
+
+def bench_digits_epoch(repeats: int, notes: list[str], *, eager_samples: int) -> dict[str, Any] | None:
+    """Seconds per epoch of fit(MLP(64, [32, 10]), cross_entropy, Adam, batches of 64) on the
+    1,347 training digits.  Eager is timed on the first ``eager_samples`` and scaled to the
+    whole set (its cost is linear in the samples); batched runs the whole set."""
+    try:
+        from valuegrad.demos.digits import TEST_SIZE, load_digits
+    except ImportError as error:
+        notes.append(f"(g) skipped: {error}")
+        return None
+    try:
+        X, y = load_digits()
+    except Exception as error:  # DemoError without scikit-learn
+        notes.append(f"(g) skipped: {error}")
+        return None
+    X_train, _, y_train, _ = nn.train_test_split(X, y, test_size=TEST_SIZE, seed=0)
+    rows = nn.MinMaxScaler().fit(X_train).transform(X_train)
+    n = len(rows)
+    k = min(eager_samples, n)
+
+    def epoch(backend: str, count: int) -> Callable[[], Any]:
+        model = MLP(64, [32, 10], seed=0)
+        optimizer = nn.Adam(model.parameters(), lr=0.01)
+        return lambda: fit(model, rows[:count], y_train[:count], loss="cross_entropy", optimizer=optimizer,
+                           epochs=1, batch_size=64, seed=0, progress=False, backend=backend)  # type: ignore[arg-type]
+
+    result = _interleaved({"valuegrad batched": epoch("batched", n), "valuegrad eager": epoch("eager", k)}, repeats)
+    scale = n / k
+    eager = result["valuegrad eager"]
+    eager.update({key: eager[key] * scale for key in ("median", "min", "max")})
+    eager["samples"] = [t * scale for t in eager["samples"]]
+    result["_info"] = {"samples": n, "batch_size": 64, "eager_timed_on": k, "eager_scale": scale}
+    if k < n:
+        notes.append(f"(g) eager was timed on {k} of the {n} digits and scaled by {scale:.2f} (linear in samples)")
+    return result
+
+
+# ---------------------------------------------------------------------------------------
 # Report.
 
 def _git_commit() -> str | None:
@@ -488,94 +630,154 @@ def _fmt_time(stats: dict | None, scale: float = 1e3, unit: str = "ms") -> str:
     return f"{stats['median'] * scale:.2f} {unit} ±{stats['spread_pct']:.0f}%"
 
 
-def _print_report(results: dict[str, Any], notes: list[str]) -> list[tuple[str, bool | None]]:
-    goals: list[tuple[str, bool | None]] = []
-    print(f"valuegrad bench  |  {results['machine']['python']}  |  {results['machine']['platform']}")
-    print(f"date {results['date']}  commit {results['commit']}  repeats {results['repeats']}\n")
-    a = results.get("mlp_step")
-    if a:
-        m = a.get("micrograd", {}).get("median")
-        f = a["plain floats"]["median"]
-        print(f"(a) one training step of MLP(2, [16, 16, 1]) on 100 moons points "
-              f"({a['_info']['interior_nodes_valuegrad']} valuegrad nodes; compile_graph once: "
-              f"{a['_info']['compile_graph_seconds']:.2f} s); median ± (max-min)/median")
-        print(f"    {'engine':20s} {'time':>18s} {'vs micrograd':>14s} {'vs plain floats':>16s}")
-        for name in ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats"):
-            s = a.get(name)
-            if s is None:
-                continue
-            faster = _ratio(m, s["median"]) + " faster" if m else "-"
-            slower = _ratio(s["median"], f) + " slower" if name != "plain floats" else "(floor)"
-            print(f"    {name:20s} {_fmt_time(s):>18s} {faster:>14s} {slower:>16s}")
-        if m:
-            goals.append((f"eager step >= {GOAL_EAGER_VS_MICROGRAD:.0f}x faster than micrograd "
-                          f"({m / a['valuegrad eager']['median']:.1f}x)",
-                          m / a["valuegrad eager"]["median"] >= GOAL_EAGER_VS_MICROGRAD))
-        ratio = a["valuegrad compiled"]["median"] / f
-        goals.append((f"compiled step <= {GOAL_COMPILED_VS_FLOOR:.0f}x the plain-float floor ({ratio:.2f}x)",
-                      ratio <= GOAL_COMPILED_VS_FLOOR))
-        print()
-    b = results.get("ns_per_node")
-    if b:
-        info = b["_info"]
-        print(f"(b) random graph of + * relu: {info['nodes']} nodes built, "
-              f"{info['reachable_from_root']} reachable from the root backpropagated; ns per node")
-        for phase in ("build", "backward"):
-            row = b[phase]
-            m = row.get("micrograd", {}).get("median")
-            v = row["valuegrad eager"]["median"]
-            mtext = f"micrograd {m:.0f} ns" if m else "micrograd -"
-            print(f"    {phase:9s} valuegrad {v:.0f} ns   {mtext}   ({_ratio(m, v)} faster)")
-        print()
-    c = results.get("bytes_per_node")
-    if c:
-        v = c["valuegrad eager"]
-        mtext = f"micrograd {c['micrograd']:.0f}" if "micrograd" in c else "micrograd -"
-        print(f"(c) bytes per live node (tracemalloc, after backward): valuegrad {v:.0f}   {mtext}")
-        goals.append((f"<= {GOAL_BYTES_PER_NODE:.0f} bytes per live node ({v:.0f})", v <= GOAL_BYTES_PER_NODE))
-        print()
-    d = results.get("deepest_chain")
-    if d:
-        v = d["valuegrad eager"]
-        mtext = (f"micrograd {d['micrograd']['deepest']} (recursion limit {d['micrograd']['recursion_limit']})"
-                 if "micrograd" in d else "micrograd -")
-        vtext = f"{v['deepest']} in {v['seconds']:.1f} s" if v["deepest"] else f"FAILED at {v['tried']}"
-        print(f"(d) deepest chain that backpropagates: valuegrad {vtext}   {mtext}")
-        goals.append((f"a {GOAL_CHAIN_DEPTH}-deep chain backpropagates (tried {v['tried']})",
-                      None if v["deepest"] and v["tried"] < GOAL_CHAIN_DEPTH else bool(v["deepest"])))
-        print()
-    e = results.get("fit_epoch")
-    if e:
-        m = e.get("micrograd", {}).get("median")
-        print(f"(e) one epoch of fit on {e['_info']['samples']} moons points, batches of {e['_info']['batch_size']}, "
-              f"MSE + SGD (valuegrad: fit(epochs={e['_info']['valuegrad_epochs_per_fit_call']}) / epochs, "
-              f"compiling included; micrograd: the same loop by hand)")
-        for name in ("micrograd", "valuegrad eager", "valuegrad compiled"):
-            if name in e:
-                faster = _ratio(m, e[name]["median"]) + " faster" if m else ""
-                print(f"    {name:20s} {_fmt_time(e[name]):>18s} {faster:>14s}")
-        print()
+Goals = list[tuple[str, "bool | None"]]
+
+
+def _report_mlp_step(a: dict[str, Any], goals: Goals) -> None:
+    m = a.get("micrograd", {}).get("median")
+    f = a["plain floats"]["median"]
+    print(f"(a) one training step of MLP(2, [16, 16, 1]) on 100 moons points "
+          f"({a['_info']['interior_nodes_valuegrad']} valuegrad nodes; compile_graph once: "
+          f"{a['_info']['compile_graph_seconds']:.2f} s); median ± (max-min)/median")
+    _print_engines(a, ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats"))
+    if m:
+        goals.append((f"eager step >= {GOAL_EAGER_VS_MICROGRAD:.0f}x faster than micrograd "
+                      f"({m / a['valuegrad eager']['median']:.1f}x)",
+                      m / a["valuegrad eager"]["median"] >= GOAL_EAGER_VS_MICROGRAD))
+    ratio = a["valuegrad compiled"]["median"] / f
+    goals.append((f"compiled step <= {GOAL_COMPILED_VS_FLOOR:.0f}x the plain-float floor ({ratio:.2f}x)",
+                  ratio <= GOAL_COMPILED_VS_FLOOR))
+
+
+def _print_engines(section: dict[str, Any], names: tuple[str, ...]) -> None:
+    """One line per engine: time, and how it compares with micrograd and the plain-float floor."""
+    m = section.get("micrograd", {}).get("median")
+    f = section["plain floats"]["median"]
+    print(f"    {'engine':20s} {'time':>18s} {'vs micrograd':>14s} {'vs plain floats':>22s}")
+    for name in names:
+        s = section.get(name)
+        if s is None:
+            continue
+        faster = _ratio(m, s["median"]) + " faster" if m else "-"
+        if name == "plain floats":
+            floor = "(floor)"
+        elif s["median"] <= f:
+            floor = _ratio(f, s["median"]) + " faster"
+        else:
+            floor = _ratio(s["median"], f) + " slower"
+        print(f"    {name:20s} {_fmt_time(s):>18s} {faster:>14s} {floor:>22s}")
+
+
+def _report_ns_per_node(b: dict[str, Any]) -> None:
+    info = b["_info"]
+    print(f"(b) random graph of + * relu: {info['nodes']} nodes built, "
+          f"{info['reachable_from_root']} reachable from the root backpropagated; ns per node")
+    for phase in ("build", "backward"):
+        row = b[phase]
+        m = row.get("micrograd", {}).get("median")
+        v = row["valuegrad eager"]["median"]
+        mtext = f"micrograd {m:.0f} ns" if m else "micrograd -"
+        print(f"    {phase:9s} valuegrad {v:.0f} ns   {mtext}   ({_ratio(m, v)} faster)")
+
+
+def _report_bytes_per_node(c: dict[str, Any], goals: Goals) -> None:
+    v = c["valuegrad eager"]
+    mtext = f"micrograd {c['micrograd']:.0f}" if "micrograd" in c else "micrograd -"
+    print(f"(c) bytes per live node (tracemalloc, after backward): valuegrad {v:.0f}   {mtext}")
+    goals.append((f"<= {GOAL_BYTES_PER_NODE:.0f} bytes per live node ({v:.0f})", v <= GOAL_BYTES_PER_NODE))
+
+
+def _report_deepest_chain(d: dict[str, Any], goals: Goals) -> None:
+    v = d["valuegrad eager"]
+    mtext = (f"micrograd {d['micrograd']['deepest']} (recursion limit {d['micrograd']['recursion_limit']})"
+             if "micrograd" in d else "micrograd -")
+    vtext = f"{v['deepest']} in {v['seconds']:.1f} s" if v["deepest"] else f"FAILED at {v['tried']}"
+    print(f"(d) deepest chain that backpropagates: valuegrad {vtext}   {mtext}")
+    goals.append((f"a {GOAL_CHAIN_DEPTH}-deep chain backpropagates (tried {v['tried']})",
+                  None if v["deepest"] and v["tried"] < GOAL_CHAIN_DEPTH else bool(v["deepest"])))
+
+
+def _report_fit_epoch(e: dict[str, Any]) -> None:
+    m = e.get("micrograd", {}).get("median")
+    print(f"(e) one epoch of fit on {e['_info']['samples']} moons points, batches of {e['_info']['batch_size']}, "
+          f"MSE + SGD (valuegrad: fit(epochs={e['_info']['valuegrad_epochs_per_fit_call']}) / epochs, "
+          f"compiling included; micrograd: the same loop by hand)")
+    for name in ("micrograd", "valuegrad eager", "valuegrad compiled"):
+        if name in e:
+            faster = _ratio(m, e[name]["median"]) + " faster" if m else ""
+            print(f"    {name:20s} {_fmt_time(e[name]):>18s} {faster:>14s}")
+
+
+def _report_batched_step(f: dict[str, Any], goals: Goals) -> None:
+    info = f["_info"]
+    print(f"(f) the step of (a), batched: ONE sample's graph ({info['nodes']} nodes) run over the 100 points "
+          f"with numpy in {info['groups']} level-scheduled groups; torch float64 batched on the same weights "
+          f"({info['torch_threads']} threads); median ± (max-min)/median")
+    names = ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats", "torch float64",
+             "valuegrad batched")
+    _print_engines(f, names)
+    batched = f["valuegrad batched"]["median"]
+    torch = f.get("torch float64", {}).get("median")
+    if torch:
+        print(f"    batched / torch float64: {batched / torch:.2f}")
+        goals.append((f"batched step <= torch float64 step ({batched / torch:.2f}x its time)",
+                      batched / torch <= GOAL_BATCHED_VS_TORCH))
+    floor = f["plain floats"]["median"] / batched
+    goals.append((f"batched step >= {GOAL_BATCHED_VS_FLOOR:.0f}x faster than the plain-float floor ({floor:.1f}x)",
+                  floor >= GOAL_BATCHED_VS_FLOOR))
+
+
+def _report_digits_epoch(g: dict[str, Any]) -> None:
+    info = g["_info"]
+    scaled = (f"eager timed on {info['eager_timed_on']} digits and scaled x{info['eager_scale']:.2f}"
+              if info["eager_timed_on"] < info["samples"] else "eager on all of them")
+    print(f"(g) one epoch of the digits demo's fit: {info['samples']} digits, MLP(64, [32, 10]), cross-entropy, "
+          f"Adam, batches of {info['batch_size']} ({scaled})")
+    batched = g["valuegrad batched"]["median"]
+    for name in ("valuegrad eager", "valuegrad batched"):
+        faster = _ratio(g[name]["median"], batched) if name == "valuegrad eager" else ""
+        slower = f"{faster} the batched time" if faster else ""
+        print(f"    {name:20s} {_fmt_time(g[name], 1.0, 's'):>18s}   {slower}")
+
+
+def _report_goals(notes: list[str], goals: Goals) -> None:
     for note in notes:
         print(f"note: {note}")
     print("goals:")
     for text, ok in goals:
         status = "not checked (--quick)" if ok is None else "met" if ok else "NOT MET"
         print(f"    [{status}] {text}")
+
+
+def _print_report(results: dict[str, Any], notes: list[str]) -> Goals:
+    goals: Goals = []
+    print(f"valuegrad bench  |  {results['machine']['python']}  |  {results['machine']['platform']}")
+    print(f"date {results['date']}  commit {results['commit']}  repeats {results['repeats']}\n")
+    sections: list[tuple[str, Callable[..., None], bool]] = [
+        ("mlp_step", _report_mlp_step, True),
+        ("ns_per_node", _report_ns_per_node, False),
+        ("bytes_per_node", _report_bytes_per_node, True),
+        ("deepest_chain", _report_deepest_chain, True),
+        ("fit_epoch", _report_fit_epoch, False),
+        ("batched_step", _report_batched_step, True),
+        ("digits_epoch", _report_digits_epoch, False),
+    ]
+    for key, report, has_goals in sections:
+        section = results.get(key)
+        if section:
+            if has_goals:
+                report(section, goals)
+            else:
+                report(section)
+            print()
+    _report_goals(notes, goals)
     return goals
 
 
 def _write_json(path: str, results: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(results, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(target, json.dumps(results, indent=2) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -584,9 +786,9 @@ def run(args: argparse.Namespace) -> int:
         print("valuegrad bench: --repeats must be at least 1", file=sys.stderr)
         return 2
     sections = set(args.sections)
-    unknown = sections - set("abcde")
+    unknown = sections - set(SECTIONS)
     if unknown:
-        print(f"valuegrad bench: unknown --sections letters {''.join(sorted(unknown))!r} (use a, b, c, d, e)",
+        print(f"valuegrad bench: unknown --sections letters {''.join(sorted(unknown))!r} (use {', '.join(SECTIONS)})",
               file=sys.stderr)
         return 2
     notes: list[str] = []
@@ -613,9 +815,13 @@ def run(args: argparse.Namespace) -> int:
     if "d" in sections:
         results["deepest_chain"] = bench_deepest_chain(10**5 if args.quick else GOAL_CHAIN_DEPTH)
     if "e" in sections:
-        fit_result = bench_fit_epoch(200, max(1, min(repeats, 5)), notes, epochs=3 if args.quick else 10)
-        if fit_result is not None:
-            results["fit_epoch"] = fit_result
+        results["fit_epoch"] = bench_fit_epoch(200, max(1, min(repeats, 5)), notes, epochs=3 if args.quick else 10)
+    if "f" in sections:
+        results["batched_step"] = bench_batched_step(repeats, notes)
+    if "g" in sections:
+        digits = bench_digits_epoch(max(1, min(repeats, 3)), notes, eager_samples=128 if args.quick else 384)
+        if digits is not None:
+            results["digits_epoch"] = digits
     goals = _print_report(results, notes)
     results["goals"] = [{"goal": text, "met": ok} for text, ok in goals]
     results["notes"] = notes

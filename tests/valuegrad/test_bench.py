@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+
+import pytest
 
 from valuegrad.__main__ import main
 
 
+@pytest.mark.slow
 def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
     """(a) and (d) in quick mode: every engine computes the same first loss; JSON has the samples."""
     out = tmp_path / "bench.json"
@@ -24,3 +28,38 @@ def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
         assert math.isclose(loss, reference, rel_tol=1e-9), engine
     assert results["deepest_chain"]["valuegrad eager"]["deepest"] >= 100_000
     assert results["machine"]["python"].startswith("CPython")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
+def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsys):
+    """(f): batched, torch (when pinned), floats and the others start from the same weights: same first loss."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--sections", "f", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(f) the step of (a), batched" in printed
+    assert "batched step >= 10x faster than the plain-float floor" in printed
+    results = json.loads(out.read_text())
+    losses = results["batched_step"]["_info"]["first_loss"]
+    assert "valuegrad batched" in losses
+    for engine, loss in losses.items():
+        assert math.isclose(loss, losses["plain floats"], rel_tol=1e-9), engine
+    if "torch float64" not in losses:
+        assert any("torch" in note for note in results["notes"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="(g) reads scikit-learn's digits")
+def test_bench_digits_epoch_says_how_eager_was_scaled(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--sections", "g", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "eager timed on 128 digits and scaled" in printed
+    info = json.loads(out.read_text())["digits_epoch"]["_info"]
+    assert info["eager_timed_on"] == 128 and info["samples"] == 1347
+    assert math.isclose(info["eager_scale"], 1347 / 128)
+
+
+def test_bench_rejects_unknown_sections(capsys):
+    assert main(["bench", "--sections", "az"]) == 2
+    assert "unknown --sections letters 'z'" in capsys.readouterr().err

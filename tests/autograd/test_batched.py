@@ -1,0 +1,277 @@
+"""compile_batched: one sample's graph over a batch must equal eager per-sample graphs (values and every gradient)."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+np = pytest.importorskip("numpy", reason="compile_batched needs numpy (the 'fast' extra)")
+
+import nn  # noqa: E402
+from autograd import BatchedGraph, Value, compile_batched, dot, ops  # noqa: E402
+from autograd import sum as vsum  # noqa: E402
+from autograd.testing import expressions  # noqa: E402
+
+# Batched execution sums in another order than eager (a layer's dot is a matrix product, the
+# batch mean is a sum over samples), so results agree to rounding, not bit for bit.  The
+# random graphs keep values within ±50 and gradients within ±100 (autograd.testing), so
+# the rounding of any sum is below 1e-12 of a magnitude of 1e4.
+RTOL = 1e-12
+ATOL = 1e-12 * 1e4
+
+
+def close(a: float, b: float, *, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+def assert_all_close(got, want, what: str, **kwargs) -> None:
+    got, want = list(np.ravel(got)), list(np.ravel(want))
+    assert len(got) == len(want), what
+    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if not close(g, w, **kwargs)]
+    assert not bad, f"{what}: (index, batched, eager) {bad[:5]}"
+
+
+def eager_reference(build, inputs: list[Value], shared: list[Value], batch) -> tuple[list, list, list]:
+    """Each sample's graph built and back-propagated eagerly: values, per-sample input grads, mean shared grads."""
+    for p in shared:
+        p.grad = 0.0
+    values, input_grads = [], []
+    for row in batch:
+        fresh = [Value(float(v)) for v in row]
+        root = build(fresh)
+        root.backward()
+        values.append(root.data)
+        input_grads.append([leaf.grad for leaf in fresh])
+    shared_grads = [p.grad / len(batch) for p in shared]
+    for p in shared:
+        p.grad = 0.0
+    return values, input_grads, shared_grads
+
+
+def check_against_eager(build, n_inputs: int, shared: list[Value], batch) -> BatchedGraph:
+    placeholders = [Value(0.0) for _ in range(n_inputs)]
+    graph = compile_batched(build(placeholders), placeholders)
+    want_values, want_inputs, want_shared = eager_reference(build, placeholders, shared, batch)
+    got_values = graph.forward(batch)
+    got_inputs = graph.backward()
+    assert got_values.shape == (len(batch),) and got_values.dtype == np.float64
+    assert got_inputs.shape == (len(batch), n_inputs)
+    assert_all_close(got_values, want_values, "values")
+    assert_all_close(got_inputs, want_inputs, "per-sample input gradients")
+    assert_all_close([p.grad for p in shared], want_shared, "shared-leaf gradients")
+    return graph
+
+
+@given(expressions(n_inputs=st.integers(2, 4), max_nodes=14), st.data())
+def test_compile_batched_equals_eager_on_random_graphs(expr, data):
+    """Some of the expression's inputs vary per sample, the others are shared parameters."""
+    k = data.draw(st.integers(1, expr.n_inputs - 1), label="inputs per sample")
+    size = data.draw(st.integers(1, 5), label="batch size")
+    points = [data.draw(expr.inputs, label=f"sample {i}") for i in range(size)]
+    shared = [Value(x) for x in points[0][k:]]  # shared leaves keep the first point's values
+    batch = np.array([p[:k] for p in points], dtype=np.float64)
+    check_against_eager(lambda xs: expr.build(*xs, *shared), k, shared, batch)
+
+
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear"]
+
+
+def mlp_loss(model, loss: str):
+    """One sample's loss with its features and target(s) as leaves, as fit(backend="batched") builds it."""
+    def build(xs):
+        features, targets = xs[: model.nin], xs[model.nin :]
+        out = model(features)
+        preds = out if isinstance(out, list) else [out]
+        if loss == "mse":
+            return nn.mse_loss(preds, targets)
+        if loss == "bce":
+            return nn.binary_cross_entropy(preds, targets)
+        if loss == "bce_with_logits":
+            return nn.binary_cross_entropy_with_logits(preds, targets)
+        if loss == "hinge":
+            return nn.hinge_loss(preds, targets)
+        return nn.cross_entropy(preds, targets)  # one-hot class probabilities
+
+    return build
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("loss", ["mse", "bce", "bce_with_logits", "hinge", "cross_entropy"])
+def test_compile_batched_equals_eager_on_mlps(activation, loss):
+    rng = np.random.default_rng(3)
+    outputs = 3 if loss in ("cross_entropy", "mse") else 1
+    out_activation = "sigmoid" if loss == "bce" else "linear"
+    model = nn.MLP(4, [6, 5, outputs], activation=activation, out_activation=out_activation, seed=2)
+    build = mlp_loss(model, loss)
+    size = 9
+    features = rng.uniform(-2, 2, (size, 4))
+    if loss == "cross_entropy":
+        targets = np.eye(outputs)[rng.integers(0, outputs, size)]
+    elif loss == "hinge":
+        targets = rng.choice([-1.0, 1.0], (size, 1))
+    elif loss == "mse":
+        targets = rng.normal(size=(size, outputs))
+    else:
+        targets = rng.uniform(0, 1, (size, 1))
+    batch = np.hstack([features, targets])
+    graph = check_against_eager(build, batch.shape[1], model.parameters(), batch)
+    assert graph.source.count("_matmul(W, ") == 3  # one matrix product per layer forward
+    assert graph.source.count("_matmul(") == 9  # and two per layer backward
+
+
+@pytest.mark.parametrize(
+    "build, points",
+    [
+        (lambda x: x.relu(), [0.0, -0.0, math.inf, -math.inf, math.nan, 2.0]),
+        (lambda x: abs(x), [0.0, -0.0, math.inf, -math.inf, math.nan, -3.0]),
+        (lambda x: 1.0 / x, [0.0, -0.0, math.inf, -math.inf, math.nan, 0.5]),
+        (lambda x: x / 0.0, [0.0, 1.0, -1.0, math.nan]),
+        (lambda x: x.log(), [0.0, -0.0, -1.0, math.inf, math.nan, 5e-324]),
+        (lambda x: x**0.5, [-4.0, 0.0, -0.0, math.inf, math.nan]),
+        (lambda x: x**-1.0, [0.0, -0.0, math.inf]),
+        (lambda x: (-8.0) ** x, [1.0 / 3.0, 2.0, 0.0, math.inf]),
+        (lambda x: x**x, [0.0, -1.0, -0.5, 2.0, math.inf]),
+        (lambda x: x.sqrt(), [0.0, -0.0, -1.0, math.inf]),
+        (lambda x: x.exp(), [1000.0, -1000.0, math.inf, -math.inf, math.nan]),
+        (lambda x: x.tanh(), [800.0, -800.0, math.inf, math.nan, 0.0]),
+        (lambda x: x.sigmoid(), [-800.0, 800.0, math.inf, -math.inf, math.nan, 0.0]),
+        (lambda x: x.softplus(), [1000.0, -1000.0, math.inf, -math.inf, math.nan, 0.0]),
+        (lambda x: x * math.nan, [1.0, 0.0, math.inf]),
+    ],
+)
+def test_compile_batched_ieee_edges_match_eager(build, points):
+    """inf, nan, 0 and -0 per sample: the same values and gradients as eager (both branches of
+    a relu or a division are computed for every sample, numpy's warnings stay silent)."""
+    with np.errstate(all="raise"):  # would raise if a warning escaped compile_batched
+        check_against_eager(lambda xs: build(xs[0]), 1, [], np.array(points)[:, None])
+
+
+def test_compile_batched_nan_sample_stays_in_its_row_and_poisons_shared_grads_as_eager():
+    w = Value(0.5)
+    batch = np.array([[1.0], [math.nan], [2.0]])
+    graph = check_against_eager(lambda xs: (w * xs[0]).tanh(), 1, [w], batch)
+    values = graph.forward(batch)
+    assert math.isnan(values[1]) and not math.isnan(values[0]) and not math.isnan(values[2])
+
+
+def test_compile_batched_reads_parameters_at_every_forward():
+    w, x = Value(2.0), Value(0.0)
+    graph = compile_batched(w * x, [x])
+    assert graph.forward([[3.0]]).tolist() == [6.0]
+    w.data = -1.0
+    assert graph.forward([[3.0]]).tolist() == [-3.0]
+
+
+def test_compile_batched_reduction_sum_and_mean():
+    w, x = Value(2.0), Value(0.0)
+    graph = compile_batched(w * x * x, [x])
+    graph.forward([[1.0], [2.0], [3.0]])
+    grads = graph.backward(reduction="sum")
+    assert w.grad == 14.0
+    assert grads.tolist() == [[4.0], [8.0], [12.0]]
+    w.grad = 0.0
+    graph.backward()
+    assert w.grad == 14.0 * (1.0 / 3.0)  # the mean as nn takes it: times 1/B
+
+
+def test_compile_batched_long_fused_rows_and_shared_only_parts():
+    """A 300-weight L2 penalty (one fused dot, shared leaves only) and long sum/logsumexp over inputs."""
+    params = [Value(0.01 * i - 1.0) for i in range(300)]
+
+    def build(xs):
+        return 1e-3 * dot(params, params) + vsum(xs) * params[0] + ops_logsumexp(xs)
+
+    rng = np.random.default_rng(0)
+    check_against_eager(build, 250, params, rng.normal(size=(4, 250)))
+
+
+def ops_logsumexp(xs):
+    from autograd import logsumexp
+
+    return logsumexp(xs)
+
+
+def test_compile_batched_root_without_inputs_and_unused_inputs():
+    w = Value(3.0)
+    x = Value(0.0)
+    graph = compile_batched(w * w, [x])
+    assert graph.forward([[1.0], [2.0]]).tolist() == [9.0, 9.0]
+    assert graph.backward().tolist() == [[0.0], [0.0]]
+    assert w.grad == 6.0
+
+
+def test_compile_batched_row_tracing_cannot_see_into_runs_sample_by_sample():
+    """A row whose functions call math.* directly (as a user's row might): still exact."""
+    cube = ops.Op("cube", 1, lambda x: math.pow(x, 3.0), lambda x, out: (3.0 * math.pow(x, 2.0),))
+    x = Value(0.0)
+    node = Value(0.0)
+    node._rule, node._a, node._da = cube, x, 0.0
+    graph = compile_batched(node * 2.0, [x])
+    assert graph.forward([[2.0], [-1.0]]).tolist() == [16.0, -2.0]
+    assert graph.backward().tolist() == [[24.0], [6.0]]
+
+
+def test_compile_batched_refuses_micrograd_style_closure_nodes():
+    placeholder = ops.Op("mine", 1, None, None)  # type: ignore[arg-type]
+    x = Value(1.0)
+    node = Value(1.0)
+    node._rule, node._a, node._da = placeholder, x, 1.0
+    with pytest.raises(NotImplementedError, match=r"compile_batched\(\).*'mine'.*defop"):
+        compile_batched(node * 2.0, [x])
+
+
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        ([[1.0, 2.0, 3.0]], r"shape \(B, 2\).*got shape \(1, 3\)"),
+        ([1.0, 2.0], r"shape \(B, 2\).*got shape \(2,\)"),
+        (np.zeros((0, 2)), r"B >= 1"),
+    ],
+)
+def test_compile_batched_forward_rejects_a_batch_of_the_wrong_shape(batch, message):
+    x, y = Value(0.0), Value(0.0)
+    graph = compile_batched(x * y, [x, y])
+    with pytest.raises(ValueError, match=message):
+        graph.forward(batch)
+
+
+def test_compile_batched_argument_errors():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=r"compile_batched\(\) root must be a Value, got float"):
+        compile_batched(1.0, [x])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value, got str"):
+        compile_batched(x * 2.0, ["x"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"inputs\[0\] must be a leaf.*'\*'"):
+        compile_batched(x * 2.0, [x * 2.0])
+    with pytest.raises(ValueError, match=r"inputs\[1\] appears twice"):
+        compile_batched(x * 2.0, [x, x])
+    graph = compile_batched(x * 2.0, [x])
+    with pytest.raises(RuntimeError, match=r"call forward\(batch\) first"):
+        graph.backward()
+    graph.forward([[1.0]])
+    with pytest.raises(ValueError, match=r"reduction must be 'mean' or 'sum', got 'max'"):
+        graph.backward(reduction="max")
+    with pytest.raises(TypeError, match=r"batch must be an array of real numbers"):
+        graph.forward([["a"]])
+
+
+def test_compile_batched_without_numpy_names_the_install_line(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_numpy(name, *args, **kwargs):
+        if name == "numpy" or name.startswith("numpy."):
+            raise ImportError("No module named 'numpy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numpy)
+    x = Value(1.0)
+    with pytest.raises(ImportError, match=r"pip install 'valuegrad\[fast\]'"):
+        compile_batched(x * 2.0, [x])
