@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .engine import topological_order
+from . import ops
+from .engine import gradients, topological_order
 from .files import write_atomic
 from .render import RANKDIRS, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, run_graphviz
 from .value import Value
@@ -50,21 +51,28 @@ def backward_steps(root: Value, *, digits: int = 4) -> list[Step]:
     forward pass from the rule table), multiplied and added as ``backward()`` does; ``.grad``
     is not touched.  Returns start frame, one step per interior node, end frame.
     """
-    grads: dict[Value, float] = {root: 1.0}
-    steps = [Step(None, (), dict(grads), f"start: d{_name(root) or 'out'}/d{_name(root) or 'out'} = 1")]
     order = topological_order(root)
-    for number, node in enumerate(reversed(order), 1):
-        upstream = grads.get(node, 0.0)
+    for node in order:
+        ops.require_row(node._rule, "animate_backward()")  # a closure node has no local derivatives to show
+    nodes = topological_order(root, include_leaves=True)
+    steps = [Step(None, (), {root: 1.0}, f"start: d{_name(root) or 'out'}/d{_name(root) or 'out'} = 1")]
+    reached: dict[Value, None] = {root: None}
+
+    def record(node: Value) -> None:
+        # Called by the engine's backward loop right after it processed ``node``: ``.grad``
+        # holds this pass's gradients so far, so the frame shows exactly backward()'s numbers.
+        upstream = node.grad
         sends = []
         for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             local_value = _number(local)
-            contribution = upstream * local_value
-            grads[parent] = grads.get(parent, 0.0) + contribution
-            sends.append((position, upstream, local_value, contribution))
-        caption = (f"step {number}/{len(order)}: {_name(node)} sends grad {format_number(upstream, digits=digits)} "
+            sends.append((position, upstream, local_value, upstream * local_value))
+            reached[parent] = None
+        caption = (f"step {len(steps)}/{len(order)}: {_name(node)} sends grad {format_number(upstream, digits=digits)} "
                    "to its inputs: upstream x local = contribution")
-        steps.append(Step(node, tuple(sends), dict(grads), caption))
-    steps.append(Step(None, (), dict(grads), "done: every grad filled in (the same as backward())"))
+        steps.append(Step(node, tuple(sends), {n: _number(n.grad) for n in nodes if n in reached}, caption))
+
+    grads = gradients(root, 1.0, observe=record)
+    steps.append(Step(None, (), {n: _number(g) for n, g in grads.items() if n in reached}, "done: every grad filled in (the same as backward())"))
     return steps
 
 

@@ -489,16 +489,16 @@ class CompiledGraph:
         if self._backward_code is None:
             self.root.grad += seed
             return
-        new = self._backward_code(self._state, seed, list(map(_get_grad, self.leaves)))
+        # Each leaf's contributions are summed from 0.0 and added once, as eager backward does.
+        new = self._backward_code(self._state, seed, [0.0] * len(self.leaves))
         for leaf, g in zip(self.leaves, new):
-            leaf.grad = g
+            leaf.grad = leaf.grad + g
 
     def __repr__(self) -> str:
         return f"CompiledGraph(nodes={self.num_nodes}, leaves={len(self.leaves)}, lines={self.source.count(chr(10))})"
 
 
 _get_data = attrgetter("data")
-_get_grad = attrgetter("grad")
 
 
 def compile_graph(root: Value, *, watch: Iterable[Value] = ()) -> CompiledGraph:

@@ -177,6 +177,9 @@ def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], No
     """A chain-rule step taking its local derivatives from ``local_grads_of(node)``."""
 
     def step(node: Value) -> None:
+        if node._da is None and node._rule.forward is None:  # micrograd-style: its own closure
+            node._backward()
+            return
         g = node.grad
         for parent, local in zip(node.parents, local_grads_of(node)):
             parent.grad = parent.grad + g * local
@@ -220,6 +223,14 @@ def _step_for(root: Value, create_graph: bool) -> Callable[[Value], None] | None
     return chain_step(local_grads_of) if create_graph else None
 
 
+def _observed(step: Callable[[Value], None], observe: Callable[[Value], None]) -> Callable[[Value], None]:
+    def observed_step(node: Value) -> None:
+        step(node)
+        observe(node)
+
+    return observed_step
+
+
 def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> None:
     """d(root)/d(node) for every node reachable from ``root`` (see ``Value.backward``)."""
     if create_graph:
@@ -234,18 +245,25 @@ def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> Non
         leaf.grad = previous + leaf.grad  # leaves accumulate across calls
 
 
-def gradients(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Value, Any]:
+def gradients(
+    root: Value, seed: Any, *, create_graph: bool = False, observe: Callable[[Value], None] | None = None
+) -> dict[Value, Any]:
     """Map every node reachable from ``root`` to d(root)/d(node), leaving every ``.grad`` as it was.
 
     The same loop as :func:`backward`, run on the graph's ``.grad`` slots and then undone.
-    With ``create_graph`` the gradients are Values with a graph of their own.
+    With ``create_graph`` the gradients are Values with a graph of their own.  ``observe(node)``,
+    when given, is called right after each node's chain-rule step, while ``.grad`` holds the
+    gradients so far (this call's contributions only): how animate_backward draws each step.
     """
     nodes = topological_order(root, include_leaves=True)
     before = [node.grad for node in nodes]
     try:
         if root._rule is None:
             return {root: seed}
-        _propagate(root, seed, _step_for(root, create_graph))
+        step = _step_for(root, create_graph)
+        if observe is not None:
+            step = _observed(step or chain_step(float_local_grads), observe)
+        _propagate(root, seed, step)
         return {node: node.grad for node in nodes}
     finally:
         for node, previous in zip(nodes, before):
