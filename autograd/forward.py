@@ -10,6 +10,30 @@ from .ops import Op, is_real, to_float
 from .value import Value, _leaf
 
 
+# Method factories: every operator and named function of Dual applies one row.
+
+def _operator(rule: Op) -> Callable[[Dual, Any], Dual]:
+    def method(self: Dual, other: Any) -> Dual:
+        return _binary(rule, self, other)
+
+    return method
+
+
+def _reflected(rule: Op) -> Callable[[Dual, Any], Dual]:
+    def method(self: Dual, other: Any) -> Dual:
+        return _binary(rule, other, self)
+
+    return method
+
+
+def _unary_method(rule: Op) -> Callable[[Dual], Dual]:
+    def method(self: Dual) -> Dual:
+        return Dual._apply_rule(rule, self)
+
+    method.__name__ = method.__qualname__ = rule.name
+    return method
+
+
 class Dual:
     """A number carrying a primal value and a tangent (its derivative along one direction).
 
@@ -77,29 +101,15 @@ class Dual:
         return result
 
     # -- number protocol: every operator is a row of the rule table --------------------
-    def __add__(self, other: Any) -> Dual:
-        return _binary(ops.ADD, self, other)
-
-    def __radd__(self, other: Any) -> Dual:
-        return _binary(ops.ADD, other, self)
-
-    def __sub__(self, other: Any) -> Dual:
-        return _binary(ops.SUB, self, other)
-
-    def __rsub__(self, other: Any) -> Dual:
-        return _binary(ops.SUB, other, self)
-
-    def __mul__(self, other: Any) -> Dual:
-        return _binary(ops.MUL, self, other)
-
-    def __rmul__(self, other: Any) -> Dual:
-        return _binary(ops.MUL, other, self)
-
-    def __truediv__(self, other: Any) -> Dual:
-        return _binary(ops.DIV, self, other)
-
-    def __rtruediv__(self, other: Any) -> Dual:
-        return _binary(ops.DIV, other, self)
+    __add__ = _operator(ops.ADD)
+    __radd__ = _reflected(ops.ADD)
+    __sub__ = _operator(ops.SUB)
+    __rsub__ = _reflected(ops.SUB)
+    __mul__ = _operator(ops.MUL)
+    __rmul__ = _reflected(ops.MUL)
+    __truediv__ = _operator(ops.DIV)
+    __rtruediv__ = _reflected(ops.DIV)
+    __rpow__ = _reflected(ops.POW)
 
     def __pow__(self, other: Any, modulo: None = None) -> Dual:
         if modulo is not None:
@@ -111,42 +121,21 @@ class Dual:
         # The same row Value uses for a constant exponent (x**2 -> "**2").
         return Dual._apply_rule(ops.pow_const(to_float(other, "** exponent")), self)
 
-    def __rpow__(self, other: Any) -> Dual:
-        return _binary(ops.POW, other, self)
-
-    def __neg__(self) -> Dual:
-        return Dual._apply_rule(ops.NEG, self)
-
     def __pos__(self) -> Dual:
         return self
 
-    def __abs__(self) -> Dual:
-        return Dual._apply_rule(ops.ABS, self)
+    __neg__ = _unary_method(ops.NEG)
+    __abs__ = _unary_method(ops.ABS)
 
-    # -- the methods Value has -------------------------------------------------------------
-    def relu(self) -> Dual:
-        return Dual._apply_rule(ops.RELU, self)
-
-    def tanh(self) -> Dual:
-        return Dual._apply_rule(ops.TANH, self)
-
-    def sigmoid(self) -> Dual:
-        return Dual._apply_rule(ops.SIGMOID, self)
-
-    def exp(self) -> Dual:
-        return Dual._apply_rule(ops.EXP, self)
-
-    def log(self) -> Dual:
-        return Dual._apply_rule(ops.LOG, self)
-
-    def sqrt(self) -> Dual:
-        return Dual._apply_rule(ops.SQRT, self)
-
-    def abs(self) -> Dual:
-        return Dual._apply_rule(ops.ABS, self)
-
-    def softplus(self) -> Dual:
-        return Dual._apply_rule(ops.SOFTPLUS, self)
+    # -- the methods Value has (tests/autograd/test_registry.py checks the list) -----------
+    relu = _unary_method(ops.RELU)
+    tanh = _unary_method(ops.TANH)
+    sigmoid = _unary_method(ops.SIGMOID)
+    exp = _unary_method(ops.EXP)
+    log = _unary_method(ops.LOG)
+    sqrt = _unary_method(ops.SQRT)
+    abs = _unary_method(ops.ABS)
+    softplus = _unary_method(ops.SOFTPLUS)
 
 
 _new = object.__new__

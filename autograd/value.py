@@ -11,6 +11,42 @@ from .ops import Op, is_real, to_float
 _new = object.__new__
 
 
+# Method factories: each operator and named function of Value is one row applied through the
+# current node makers (looked up at call time, so no_grad() and detect_anomaly() apply).
+
+def _operator(rule: Op) -> Callable[[Value, Any], Value]:
+    """``self <op> other``; numbers on the right become constant leaves."""
+
+    def method(self: Value, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return NotImplemented
+        return _make2(rule, self, other)
+
+    return method
+
+
+def _reflected(rule: Op) -> Callable[[Value, Any], Value]:
+    """``other <op> self`` for a number ``other`` on the left."""
+
+    def method(self: Value, other: Any) -> Value:
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return _make2(rule, other, self)
+
+    return method
+
+
+def _unary_method(rule: Op) -> Callable[[Value], Value]:
+    def method(self: Value) -> Value:
+        return _make1(rule, self)
+
+    method.__name__ = method.__qualname__ = rule.name
+    return method
+
+
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to its inputs.
 
@@ -136,57 +172,15 @@ class Value:
         return repr_mimebundle(self, include=include, exclude=exclude)
 
     # -- number protocol: every operator is a row of the rule table --------------------
-    def __add__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(ops.ADD, self, other)
-
-    def __radd__(self, other: Any) -> Value:
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        return _make2(ops.ADD, other, self)
-
-    def __sub__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(ops.SUB, self, other)
-
-    def __rsub__(self, other: Any) -> Value:
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        return _make2(ops.SUB, other, self)
-
-    def __mul__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(ops.MUL, self, other)
-
-    def __rmul__(self, other: Any) -> Value:
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        return _make2(ops.MUL, other, self)
-
-    def __truediv__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(ops.DIV, self, other)
-
-    def __rtruediv__(self, other: Any) -> Value:
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        return _make2(ops.DIV, other, self)
+    __add__ = _operator(ops.ADD)
+    __radd__ = _reflected(ops.ADD)
+    __sub__ = _operator(ops.SUB)
+    __rsub__ = _reflected(ops.SUB)
+    __mul__ = _operator(ops.MUL)
+    __rmul__ = _reflected(ops.MUL)
+    __truediv__ = _operator(ops.DIV)
+    __rtruediv__ = _reflected(ops.DIV)
+    __rpow__ = _reflected(ops.POW)
 
     def __pow__(self, other: Any, modulo: None = None) -> Value:
         if modulo is not None:
@@ -200,42 +194,18 @@ class Value:
             return _make1(ops.pow_const(to_float(other, "** exponent")), self)
         return NotImplemented
 
-    def __rpow__(self, other: Any) -> Value:
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        return _make2(ops.POW, other, self)
+    __neg__ = _unary_method(ops.NEG)
+    __abs__ = _unary_method(ops.ABS)
 
-    def __neg__(self) -> Value:
-        return _make1(ops.NEG, self)
-
-    def __abs__(self) -> Value:
-        return _make1(ops.ABS, self)
-
-    # -- functions ---------------------------------------------------------------------
-    def relu(self) -> Value:
-        return _make1(ops.RELU, self)
-
-    def tanh(self) -> Value:
-        return _make1(ops.TANH, self)
-
-    def sigmoid(self) -> Value:
-        return _make1(ops.SIGMOID, self)
-
-    def exp(self) -> Value:
-        return _make1(ops.EXP, self)
-
-    def log(self) -> Value:
-        return _make1(ops.LOG, self)
-
-    def sqrt(self) -> Value:
-        return _make1(ops.SQRT, self)
-
-    def abs(self) -> Value:
-        return _make1(ops.ABS, self)
-
-    def softplus(self) -> Value:
-        return _make1(ops.SOFTPLUS, self)
+    # -- functions: one per named row (tests/autograd/test_registry.py checks the list) ----
+    relu = _unary_method(ops.RELU)
+    tanh = _unary_method(ops.TANH)
+    sigmoid = _unary_method(ops.SIGMOID)
+    exp = _unary_method(ops.EXP)
+    log = _unary_method(ops.LOG)
+    sqrt = _unary_method(ops.SQRT)
+    abs = _unary_method(ops.ABS)
+    softplus = _unary_method(ops.SOFTPLUS)
 
     # -- gradients -----------------------------------------------------------------------
     def backward(self, grad: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -573,9 +543,9 @@ def _rebuild(records: tuple[Any, ...]) -> Value:
 
 def _install_method(rule: Op) -> None:
     """``Value.<rule.name>()``: apply the row to this Value (and the other operands)."""
+    method: Callable[..., Value]
     if rule.arity == 1:
-        def method(self: Value) -> Value:
-            return _make1(rule, self)
+        method = _unary_method(rule)
     elif rule.arity == 2:
         def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
             return _make2(rule, self, _as_value(other, rule.name))

@@ -7,27 +7,10 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from autograd.testing import (
-    ALL_OPS,
-    Expression,
-    Step,
-    assert_gradients_match,
-    default_functions,
-    expressions,
-    expressions_with_inputs,
-)
+from autograd import testing as _testing
+from autograd.testing import *  # noqa: F403 - the suite imports every strategy from here, one path
 
-__all__ = [
-    "ALL_OPS",
-    "Expression",
-    "Step",
-    "assert_gradients_match",
-    "default_functions",
-    "expressions",
-    "expressions_with_inputs",
-    "ieee_floats",
-    "torch_functions",
-]
+__all__ = [*_testing.__all__, "ieee_floats", "torch_functions"]
 
 
 def ieee_floats() -> st.SearchStrategy[float]:
