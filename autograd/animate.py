@@ -72,7 +72,8 @@ def backward_steps(root: Value, *, digits: int = 4) -> list[Step]:
         steps.append(Step(node, tuple(sends), {n: _number(n.grad) for n in nodes if n in reached}, caption))
 
     grads = gradients(root, 1.0, observe=record)
-    steps.append(Step(None, (), {n: _number(g) for n, g in grads.items() if n in reached}, "done: every grad filled in (the same as backward())"))
+    final = {n: _number(g) for n, g in grads.items() if n in reached}
+    steps.append(Step(None, (), final, "done: every grad filled in (the same as backward())"))
     return steps
 
 

@@ -9,7 +9,6 @@ from .engine import gradients, set_grad_mode
 from .ops import Op, is_real, to_float
 from .value import Value, _leaf
 
-
 # Method factories: every operator and named function of Dual applies one row.
 
 def _operator(rule: Op) -> Callable[[Dual, Any], Dual]:
