@@ -330,14 +330,23 @@ def test_compile_graph_watch_updates_chosen_interior_nodes():
 
 
 @given(expressions_with_inputs(max_nodes=16))
-def test_compile_graph_relies_on_backward_walking_in_topological_order(case):
-    """compile_graph replays topological_order; eager backward's private walk must match it."""
-    from autograd.engine import _walk_for_backward
-
+def test_topological_order_lists_parents_first_and_leaves_grads_untouched(case):
+    """compile_graph replays topological_order (backward's own walk): each interior node once,
+    after its interior parents; the walk's marks on ``.grad`` are all put back."""
     expr, xs = case
-    root = expr.build(*[Value(x) for x in xs])
-    assert root.op  # expressions always end in an op
-    assert _walk_for_backward(root)[0] == autograd.topological_order(root)
+    leaves = [Value(x) for x in xs]
+    root = expr.build(*leaves)
+    root.backward()
+    before = {node: node.grad for node in autograd.topological_order(root, include_leaves=True)}
+    order = autograd.topological_order(root)
+    position = {node: i for i, node in enumerate(order)}
+    assert len(position) == len(order) and order[-1] is root
+    for node in order:
+        assert all(position[p] < position[node] for p in node.parents if p._rule is not None)
+    with_leaves = autograd.topological_order(root, include_leaves=True)
+    assert with_leaves[len(with_leaves) - len(order):] == order
+    assert all(node._rule is None for node in with_leaves[: len(with_leaves) - len(order)])
+    assert {node: node.grad for node in with_leaves} == before
 
 
 # softplus and logsumexp: rows whose float forward branches (sign, nan, ±inf), while their
