@@ -37,7 +37,9 @@ def topological_order(root: Value, *, include_leaves: bool = False) -> list[Valu
 _POST = object()
 
 
-def _walk_for_backward(root: Value, leaves: list[Value], saved: list[Any], keep: list[Any] | None = None) -> list[Value]:
+def _walk_for_backward(
+    root: Value, leaves: list[Value], saved: list[Any], keep: list[Any] | None = None
+) -> list[Value]:
     """The one traversal: interior nodes reachable from ``root``, every node after its parents.
 
     Fills ``leaves`` with the leaves met (first met first) and ``saved`` with the grads they
