@@ -220,10 +220,13 @@ def test_compile_batched_row_tracing_cannot_see_into_runs_sample_by_sample():
 
 
 def test_compile_batched_refuses_micrograd_style_closure_nodes():
-    placeholder = ops.Op("mine", 1, None, None)  # type: ignore[arg-type]
     x = Value(1.0)
-    node = Value(1.0)
-    node._rule, node._a, node._da = placeholder, x, 1.0
+    node = Value(x.data, (x,), "mine")  # micrograd's constructor: its derivative is a closure
+
+    def _backward() -> None:
+        x.grad += node.grad
+
+    node._backward = _backward
     with pytest.raises(NotImplementedError, match=r"compile_batched\(\).*'mine'.*defop"):
         compile_batched(node * 2.0, [x])
 

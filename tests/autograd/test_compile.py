@@ -380,9 +380,12 @@ def test_compile_graph_softplus_and_logsumexp_replay_equals_eager_at_ieee_points
 
 def test_compile_graph_refuses_micrograd_style_closure_nodes():
     """A node whose row is a placeholder (forward None: a user's _backward closure) names defop."""
-    placeholder = ops.Op("mine", 1, None, None)  # type: ignore[arg-type]
     x = Value(1.0)
-    node = Value(1.0)
-    node._rule, node._a, node._da = placeholder, x, 1.0
+    node = Value(x.data, (x,), "mine")  # micrograd's constructor: its derivative is a closure
+
+    def _backward() -> None:
+        x.grad += node.grad
+
+    node._backward = _backward
     with pytest.raises(NotImplementedError, match=r"compile_graph\(\).*'mine'.*defop"):
         compile_graph(node * 2.0)
