@@ -63,7 +63,7 @@ def _pairs(preds: Any, targets: Any, where: str) -> tuple[list[Value], list[Any]
     if not ps:
         raise ValueError(f"{where}: predictions are empty; the mean of nothing is undefined")
     values = [_value(p, f"{where}: prediction {i}") for i, p in enumerate(ps)]
-    targets_out = []
+    targets_out: list[Value | float] = []
     for i, t in enumerate(ts):
         if isinstance(t, Value):
             targets_out.append(t)

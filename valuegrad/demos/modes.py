@@ -188,10 +188,11 @@ def plot(table: dict, path: Path) -> Path:
         cost.plot(n, table[method], color=colour, marker=marker, label=label)
     # Guides: cost ~ n and ~ n^2 are lines of slope 1 and 2 on log-log axes.  Each is scaled by
     # the median of seconds / n^power over the larger sizes, so one noisy point cannot tilt it.
-    for method, power, label in (("reverse", 1, "guides: ∝ n and ∝ n²"), ("forward", 2, None)):
+    guides: tuple[tuple[str, int, str | None], ...] = (("reverse", 1, "guides: ∝ n and ∝ n²"), ("forward", 2, None))
+    for method, power, guide_label in guides:
         scale = statistics.median(t / k**power for k, t in zip(n, table[method]) if k >= n[-1] ** 0.5)
         guide = [scale * k**power for k in n]
-        cost.plot(n, guide, color="0.75", linestyle=":", linewidth=1.2, zorder=0, label=label)
+        cost.plot(n, guide, color="0.75", linestyle=":", linewidth=1.2, zorder=0, label=guide_label)
     cost.set_xscale("log")
     cost.set_yscale("log")
     cost.set_xlabel("n = number of inputs")
