@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from valuegrad.__main__ import main
 
 
+@pytest.mark.slow  # runs the benchmark through the command line
 def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
     """(a) and (d) in quick mode: every engine computes the same first loss; JSON has the samples."""
     out = tmp_path / "bench.json"

@@ -329,7 +329,6 @@ def test_cli_constant_expression_has_no_variables(tmp_path, capsys):
 
 @needs_dot
 def test_write_doc_pictures(tmp_path):
-    pytest.importorskip("nn.module", reason="nn.module is not importable")
     written = graph.write_doc_pictures(str(tmp_path))
     assert written == [str(tmp_path / "neuron.png"), str(tmp_path / "mlp.png")]
     for path in written:

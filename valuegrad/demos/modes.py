@@ -13,8 +13,9 @@ from typing import Any, Callable, Sequence
 
 import autograd
 from autograd import Value, jvp, tanh
+from valuegrad import options
 
-from ._shared import add_output_arguments, output_dir, positive_int, pyplot, run_safely, save_figure
+from ._shared import add_output_arguments, output_dir, pyplot, run_safely, save_figure
 
 EPS = 1e-6  # central-difference step: the usual float64 compromise between truncation and rounding
 ZERO_ERROR_FLOOR = 1e-17  # an exact 0 error is drawn here on the log axis
@@ -188,10 +189,11 @@ def plot(table: dict, path: Path) -> Path:
         cost.plot(n, table[method], color=colour, marker=marker, label=label)
     # Guides: cost ~ n and ~ n^2 are lines of slope 1 and 2 on log-log axes.  Each is scaled by
     # the median of seconds / n^power over the larger sizes, so one noisy point cannot tilt it.
-    for method, power, label in (("reverse", 1, "guides: ∝ n and ∝ n²"), ("forward", 2, None)):
+    guides: tuple[tuple[str, int, str | None], ...] = (("reverse", 1, "guides: ∝ n and ∝ n²"), ("forward", 2, None))
+    for method, power, guide_label in guides:
         scale = statistics.median(t / k**power for k, t in zip(n, table[method]) if k >= n[-1] ** 0.5)
         guide = [scale * k**power for k in n]
-        cost.plot(n, guide, color="0.75", linestyle=":", linewidth=1.2, zorder=0, label=label)
+        cost.plot(n, guide, color="0.75", linestyle=":", linewidth=1.2, zorder=0, label=guide_label)
     cost.set_xscale("log")
     cost.set_yscale("log")
     cost.set_xlabel("n = number of inputs")
@@ -229,12 +231,24 @@ def plot(table: dict, path: Path) -> Path:
     return save_figure(figure, path)
 
 
+# Forward mode and finite differences cost O(n^2): n = 4096 already takes minutes.
+MAX_N = 4096
+MAX_REPEATS = 100
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--max-n", type=positive_int, default=512, metavar="N", help="largest number of inputs (default: %(default)s)"
+        "--max-n",
+        type=options.integer(1, MAX_N),
+        default=512,
+        metavar="N",
+        help="largest number of inputs (default: %(default)s)",
     )
     parser.add_argument(
-        "--repeats", type=positive_int, default=3, help="timing runs per point; the best counts (default: %(default)s)"
+        "--repeats",
+        type=options.integer(1, MAX_REPEATS),
+        default=3,
+        help="timing runs per point; the best counts (default: %(default)s)",
     )
     add_output_arguments(parser, training=False)
 
