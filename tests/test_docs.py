@@ -90,7 +90,8 @@ def test_page_python_blocks_run_in_order(page, tmp_path, monkeypatch, capsys):
 def test_a_broken_block_fails_with_the_page_and_line(tmp_path):
     """What a doc page with a mistake produces: the error, pointing at the page's line."""
     page = tmp_path / "broken.md"
-    page.write_text("# A page\n\n```python\nfrom autograd import Value\n```\n\ntext\n\n```python\ny = Valeu(1.0)\n```\n")
+    page.write_text("# A page\n\n```python\nfrom autograd import Value\n```\n\ntext\n\n"
+                    "```python\ny = Valeu(1.0)\n```\n")
     with pytest.raises(NameError) as error:
         run_page(page)
     frame = error.traceback[-1]
@@ -99,7 +100,8 @@ def test_a_broken_block_fails_with_the_page_and_line(tmp_path):
 
 def test_blocks_of_one_page_share_state(tmp_path):
     page = tmp_path / "shared.md"
-    page.write_text("```python\nfrom autograd import Value\nx = Value(2.0)\n```\n```python\nassert (x * x).data == 4.0\n```\n")
+    page.write_text("```python\nfrom autograd import Value\nx = Value(2.0)\n```\n"
+                    "```python\nassert (x * x).data == 4.0\n```\n")
     run_page(page)
 
 
@@ -129,7 +131,7 @@ def shell_commands(page: Path) -> list[tuple[str, list[str], int]]:
 
     In ```console blocks commands start with "$ " and the lines after one are its expected output.
     """
-    commands = []
+    commands: list[tuple[str, list[str], int]] = []
     for block in blocks(page):
         if block.language not in SHELL_LANGUAGES:
             continue
@@ -280,7 +282,7 @@ def _row_key(label: str) -> tuple[str, str | None]:
     return letter, None
 
 
-def _measured(results: dict, letter: str, part: str | None, engine: str) -> float | None:
+def _measured(results: dict, letter: str, part: str | None, engine: str) -> float:
     """The figure of ``engine`` in row (letter) in the table's unit: ms, ns/node, bytes or depth."""
     if letter == "a":
         return results["mlp_step"].get(engine, {}).get("median", math.nan) * 1e3
@@ -292,7 +294,7 @@ def _measured(results: dict, letter: str, part: str | None, engine: str) -> floa
         return results["deepest_chain"].get(engine, {}).get("deepest", math.nan)
     if letter == "e":
         return results["fit_epoch"].get(engine, {}).get("median", math.nan) * 1e3
-    return None
+    raise ValueError(f"no benchmark ({letter}) in the results file")
 
 
 def check_table(header: list[str], rows: list[list[str]], results: dict) -> list[str]:
@@ -311,7 +313,7 @@ def check_table(header: list[str], rows: list[list[str]], results: dict) -> list
                 continue
             figure = re.match(NUMBER, cell)
             measured = _measured(results, letter, part, engine)
-            if figure is None or measured is None or not _agrees(figure[1], measured):
+            if figure is None or not _agrees(figure[1], measured):
                 problems.append(f"{row[0]} / {header[index]}: quoted {cell!r}, measured {measured!r}")
                 continue
             if letter == "d" and engine == "valuegrad eager":
