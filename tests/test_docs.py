@@ -123,6 +123,12 @@ NOT_RUN = {
     "python benchmarks/bench.py ...": "a placeholder for the options above, not a command",
     "valuegrad demo modes": "times n up to 512 with forward mode's n^2 cost (~1 minute); the 2-second version is run",
     "python -m valuegrad demo modes": "as `valuegrad demo modes`",
+    "python -m valuegrad bench --sections a": (
+        "a full-size (a) with micrograd, 7 repetitions (~1 minute on 2 busy cores); `bench --quick` runs the same code"
+    ),
+    "for demo in moons regression spiral; do python -m valuegrad demo $demo --out docs --no-progress; done": (
+        "the three demos it loops over run with the same options from the README's commands (~1 minute more)"
+    ),
 }
 
 
