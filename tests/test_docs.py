@@ -78,7 +78,13 @@ def test_every_page_has_only_labelled_code_blocks():
     assert unlabelled == []
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if any(b.language == "python" for b in blocks(p))], ids=page_id)
+def _page_param(page: Path):
+    """A page that trains a network (calls fit) takes seconds: it belongs to the slow lane."""
+    trains = any("fit(" in b.code for b in blocks(page) if b.language == "python")
+    return pytest.param(page, marks=[pytest.mark.slow] if trains else [], id=page_id(page))
+
+
+@pytest.mark.parametrize("page", [_page_param(p) for p in PAGES if any(b.language == "python" for b in blocks(p))])
 def test_page_python_blocks_run_in_order(page, tmp_path, monkeypatch, capsys):
     code = "".join(b.code for b in blocks(page) if b.language == "python")
     if re.search(r"\b(draw|animate_backward|render)\(", code) and shutil.which("dot") is None:
