@@ -1,5 +1,7 @@
 """valuegrad's neural-network library: micrograd-compatible layers, losses, optimizers, fit(), data, save/load."""
 
+from autograd import __version__ as __version__  # one version for the distribution: autograd's
+
 from . import functional
 from .data import MinMaxScaler, make_circles, make_moons, make_spiral, make_xor, train_test_split
 from .functional import (

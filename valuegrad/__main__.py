@@ -11,6 +11,10 @@ import importlib
 import sys
 from typing import Sequence
 
+from autograd import __version__
+from valuegrad import options
+from valuegrad.demos._shared import DEFAULT_OUT, seed_type
+
 # name -> (module, one-line help)
 COMMANDS = {
     "graph": ("valuegrad.graph", "draw the computation graph of an expression as an image"),
@@ -27,25 +31,99 @@ DEMOS = {
 DEFAULT_DEMOS = ("moons", "backprop")  # what `valuegrad demo` (and `make demo`) runs
 
 
+# The options every default demo can take, given to `valuegrad demo` without a name: each is
+# handed to the demos that have it (backprop has no randomness and no progress bar).
+SHARED_DEMO_OPTIONS = ("--out", "--seed", "--no-progress")
+
+
 def _add(subparsers: argparse._SubParsersAction, name: str, module_name: str, help_text: str) -> None:
     module = importlib.import_module(module_name)
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     module.add_arguments(parser)
-    parser.set_defaults(_run=module.run)
+    parser.set_defaults(_run=module.run, _parser=parser)
+
+
+def _add_shared_demo_options(demo: argparse.ArgumentParser) -> None:
+    # Their own dests, default None: a demo's subparser sets its own defaults for --out and --seed,
+    # which would otherwise hide what was given before the demo's name.
+    demo.add_argument("--out", dest="shared_out", type=options.path, metavar="DIR",
+                      help=f"directory for the pictures (default: {DEFAULT_OUT})")
+    demo.add_argument("--seed", dest="shared_seed", type=seed_type, metavar="S",
+                      help="seed of the training demos (default: 0)")
+    demo.add_argument("--no-progress", dest="shared_no_progress", action="store_true",
+                      help="no progress bar in the training demos")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="valuegrad", description="valuegrad: scalar autograd, neural nets and computation graphs in pictures"
     )
+    parser.add_argument("--version", action="version", version=f"valuegrad {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="run a demo (default: moons and backprop)", description="run a demo")
+    demo = commands.add_parser(
+        "demo",
+        help="run a demo (default: moons and backprop)",
+        description="run a demo; without a name, run " + " and ".join(DEFAULT_DEMOS) + " with the options below",
+    )
+    _add_shared_demo_options(demo)
     demos = demo.add_subparsers(dest="demo", metavar="DEMO")
     for name, (module_name, help_text) in DEMOS.items():
         _add(demos, name, module_name, help_text)
+    demo.set_defaults(_parser=demo)
     for name, (module_name, help_text) in COMMANDS.items():
         _add(commands, name, module_name, help_text)
     return parser
+
+
+def _shared_demo_argv(args: argparse.Namespace) -> list[str]:
+    """The shared demo options given before a demo name, back as command-line words."""
+    argv = []
+    if args.shared_out is not None:
+        argv += ["--out", str(args.shared_out)]
+    if args.shared_seed is not None:
+        argv += ["--seed", str(args.shared_seed)]
+    if args.shared_no_progress:
+        argv.append("--no-progress")
+    return argv
+
+
+def _run_default_demos(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    shared = _shared_demo_argv(args)
+    statuses = []
+    for name in DEFAULT_DEMOS:
+        demo_parser = parser.parse_args(["demo", name])._parser
+        accepted = [word for option, *value in _pairs(shared) if option in demo_parser._option_string_actions
+                    for word in (option, *value)]
+        statuses.append(main(["demo", name, *accepted]))
+    return max(statuses)  # every default demo runs even if one fails; the worst status counts
+
+
+def _pairs(argv: list[str]) -> list[list[str]]:
+    """["--out", "d", "--no-progress"] -> [["--out", "d"], ["--no-progress"]]."""
+    pairs: list[list[str]] = []
+    for word in argv:
+        if word.startswith("--"):
+            pairs.append([word])
+        else:
+            pairs[-1].append(word)
+    return pairs
+
+
+def _explain_constant_graph(args: argparse.Namespace) -> None:
+    """`valuegrad graph 1/0`: say why the picture is a single box instead of leaving the user to wonder."""
+    from valuegrad.graph import ExpressionError, parse_expression, variable_names
+
+    try:
+        constant = not variable_names(parse_expression(args.expression))
+    except ExpressionError:
+        return  # the subcommand reports a bad expression itself
+    if constant:
+        print(
+            f"valuegrad graph: note: {args.expression.strip()!r} has no variables, so Python evaluates it to one "
+            "number and the graph is that single constant node (no ops); give variables as --NAME VALUE, e.g. "
+            "valuegrad graph \"x / y\" --x 1 --y 0",
+            file=sys.stderr,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,10 +132,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "demo" and getattr(args, "demo", None) is None:
-        # Run every default demo even if one fails, and report the worst status.
-        return max(main(["demo", name]) for name in DEFAULT_DEMOS)
+    if args.command == "demo":
+        if args.demo is None:
+            return _run_default_demos(parser, args)
+        shared = _shared_demo_argv(args)
+        if shared:  # `valuegrad demo --out DIR moons`: the same as `valuegrad demo moons --out DIR`
+            return main(["demo", args.demo, *shared, *_after_demo_name(argv, args.demo)])
+    if args.command == "graph":
+        _explain_constant_graph(args)
     return args._run(args)
+
+
+def _after_demo_name(argv: Sequence[str] | None, name: str) -> list[str]:
+    """The words after the demo's name (skipping a shared option's value that happens to equal it)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    position = words.index("demo") + 1
+    while words[position] != name or words[position - 1] in ("--out", "--seed"):
+        position += 1
+    return words[position + 1:]
 
 
 if __name__ == "__main__":

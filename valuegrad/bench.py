@@ -24,6 +24,7 @@ from autograd import Value, compile_graph, dot
 from autograd import sum as vsum
 from autograd.files import write_atomic
 from nn import MLP, SGD, fit
+from valuegrad import options
 
 SIZES = (2, 16, 16, 1)  # MLP(2, [16, 16, 1]) as in micrograd's demo notebook
 ALPHA = 1e-4  # L2 strength of the notebook's loss
@@ -42,11 +43,13 @@ SECTIONS = "abcdefg"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per engine (default 7)")
+    parser.add_argument("--repeats", type=options.integer(1, 1000), default=7,
+                        help="timed repetitions per engine (default 7)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller graphs (a smoke run)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--json", type=options.path, metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument(
         "--sections",
+        type=options.letters(SECTIONS),
         default=SECTIONS,
         help="which parts to run: a=MLP step, b=ns/node, c=bytes/node, d=deepest chain, e=fit epoch, "
         "f=batched MLP step vs torch, g=digits epoch batched vs eager (default abcdefg)",

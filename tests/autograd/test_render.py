@@ -466,7 +466,7 @@ def test_to_dot_module_with_bad_named_parameters():
 
 
 def test_to_dot_real_mlp_named_and_clustered():
-    nn_module = pytest.importorskip("nn.module", reason="nn.module is not importable")
+    from nn import module as nn_module
     model = nn_module.MLP(2, [3, 1], activation="tanh", seed=0)
     for _, p in model.named_parameters():
         p.label = ""  # names must then come from named_parameters()

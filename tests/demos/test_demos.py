@@ -103,6 +103,7 @@ def test_backprop_report_shows_every_parameter_and_chain():
 # -- the scripts in demos/, run as a newcomer would --------------------------------------------
 
 
+@pytest.mark.slow  # a subprocess per test
 @pytest.mark.skipif(not HAS_DOT, reason="graphviz's dot binary is not installed")
 def test_backprop_script_writes_graph(tmp_path):
     result = run_script("backprop_by_hand.py", "--out", str(tmp_path))
@@ -120,6 +121,7 @@ def test_backprop_script_writes_graph(tmp_path):
         assert gif.n_frames == 19 and gif.size[0] > 300
 
 
+@pytest.mark.slow  # a subprocess per test
 def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path / "empty"))  # no `dot` on this PATH
     result = run_script("backprop_by_hand.py", "--out", str(tmp_path), env=env)
@@ -130,6 +132,7 @@ def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
     assert "engine (backward)" in result.stdout  # the table is still printed
 
 
+@pytest.mark.slow  # a subprocess per test
 @needs_matplotlib
 def test_moons_script_writes_pictures(tmp_path):
     result = run_script("moons.py", "--epochs", "2", "--samples", "60", "--no-progress", "--out", str(tmp_path))
@@ -142,6 +145,7 @@ def test_moons_script_writes_pictures(tmp_path):
     assert "training accuracy" in result.stdout
 
 
+@pytest.mark.slow  # a subprocess per test
 @needs_matplotlib
 def test_regression_script_writes_picture(tmp_path):
     result = run_script("regression.py", "--epochs", "3", "--samples", "12", "--no-progress", "--out", str(tmp_path))
@@ -150,6 +154,7 @@ def test_regression_script_writes_picture(tmp_path):
     png_size(tmp_path / "regression_fit.png")
 
 
+@pytest.mark.slow  # a subprocess per test
 @needs_matplotlib
 def test_spiral_script_writes_picture(tmp_path):
     result = run_script("spiral.py", "--epochs", "2", "--samples", "30", "--no-progress", "--out", str(tmp_path))
@@ -158,13 +163,16 @@ def test_spiral_script_writes_picture(tmp_path):
     png_size(tmp_path / "spiral_regions.png")
 
 
+@pytest.mark.slow  # a subprocess per test
 @pytest.mark.parametrize("script", ["moons.py", "backprop_by_hand.py", "regression.py", "spiral.py"])
 def test_script_help_names_default_output_directory(script):
-    result = run_script(script, "--help")
+    wide = dict(os.environ, COLUMNS="500")  # argparse wraps long paths at hyphens, e.g. inside "wt-docs"
+    result = run_script(script, "--help", env=wide)
     assert result.returncode == 0
     assert str(ROOT / "demos" / "out") in " ".join(result.stdout.split())
 
 
+@pytest.mark.slow  # a subprocess per test
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [

@@ -17,13 +17,6 @@ try:
 except ImportError:  # pragma: no cover - numpy is optional
     np = None
 
-try:
-    import micrograd.engine
-    import micrograd.nn
-except ImportError:  # pragma: no cover - micrograd is only needed for the comparison tests
-    micrograd = None
-
-
 # -- names and structure ----------------------------------------------------------------------
 
 def test_mlp_named_parameters_use_dotted_zero_based_names():
@@ -440,32 +433,3 @@ def test_micrograd_demo_program_runs_unchanged_with_our_imports():
     assert history[-1][0] < 0.5 * history[0][0]
     assert history[-1][1] >= 0.85
     assert isinstance(namespace["model"].layers[0].neurons[0], Neuron)
-
-
-@pytest.mark.skipif(micrograd is None, reason="micrograd is not installed (pip install micrograd==0.1.0)")
-def test_mlp_matches_micrograd_given_the_same_weights():
-    """Copy micrograd's initial weights into ours; the demo's hinge + L2 loss and every gradient agree."""
-    random.seed(0)
-    theirs = micrograd.nn.MLP(2, [8, 8, 1])
-    ours = MLP(2, [8, 8, 1], seed=0)
-    their_params = theirs.parameters()
-    assert len(their_params) == len(ours.parameters())
-    ours.load_state_dict({name: p.data for (name, _), p in zip(ours.named_parameters(), their_params)})
-    for p in their_params:  # micrograd starts biases at 0 too; give them values so they matter
-        p.data += 0.01
-    for p in ours.parameters():
-        p.data += 0.01
-
-    X = [[0.5, -0.2], [-1.0, 0.8], [0.3, 0.3], [1.5, -0.7]]
-    y = [1, -1, 1, -1]
-
-    def total(model, value_cls):
-        scores = [model([value_cls(v) for v in row]) for row in X]
-        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
-
-    a, b = total(theirs, micrograd.engine.Value), total(ours, Value)
-    a.backward()
-    b.backward()
-    assert b.data == pytest.approx(a.data, rel=1e-12)
-    assert [p.grad for p in ours.parameters()] == pytest.approx([p.grad for p in their_params], rel=1e-9, abs=1e-12)

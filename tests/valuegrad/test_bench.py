@@ -11,7 +11,7 @@ import pytest
 from valuegrad.__main__ import main
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # runs the benchmark through the command line
 def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
     """(a) and (d) in quick mode: every engine computes the same first loss; JSON has the samples."""
     out = tmp_path / "bench.json"

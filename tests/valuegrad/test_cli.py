@@ -1,129 +1,210 @@
-"""`valuegrad demo ...` in-process: outputs written, argument errors, missing matplotlib or dot."""
+"""The `valuegrad` command itself: --version, one-line usage errors for every bad option value, bare `demo`."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import shutil
+import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from valuegrad.__main__ import main
+import autograd
+import nn
+import valuegrad.__main__ as cli
+from valuegrad import options
 
-HAS_DOT = shutil.which("dot") is not None
-needs_matplotlib = pytest.mark.skipif(
-    importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed"
+pytestmark = pytest.mark.slow  # the command line (some tests start a subprocess)
+ROOT = Path(__file__).resolve().parents[2]
+
+# The bad values every option is tried with: zero, negative, not a number, empty, huge, nan, inf.
+BAD_VALUES = ("0", "-1", "x", "", "9" * 400, "nan", "inf")
+# (command, option, value) that are legitimately valid among BAD_VALUES: a seed may be 0, and a
+# directory or file may be called 0, -1, x, nan or inf.  Anything else accepted is a bug.
+NAMES = ("0", "-1", "x", "nan", "inf")
+EXPECTED_VALID = (
+    {(command, "--seed", "0") for command in ("demo", "demo moons", "demo regression", "demo spiral")}
+    | {(command, "--out", name) for command in ("demo", *(f"demo {d}" for d in cli.DEMOS)) for name in NAMES}
+    | {("bench", "--json", name) for name in NAMES}
+    | {("graph", option, name) for option in ("-o", "--output") for name in NAMES}
 )
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# valuegrad/graph.py declares -o without a type, so "" (writes ".png") and an over-long name (an
+# OSError, exit 1) get past argparse; the fix is `type=valuegrad.options.path` there.
+GRAPH_OUTPUT_GAPS = {("graph", option, value) for option in ("-o", "--output") for value in ("", "9" * 400)}
+# What follows an option when the subcommand needs more: graph needs an expression and its variables.
+TRAILING = {"graph": ["x", "--x", "1"]}
 
 
-def assert_png(path: Path) -> None:
-    assert path.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
+def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    """(command words, parser) for every subcommand at any depth, the bare `demo` included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield (*prefix, name), subparser
+                yield from subcommands(subparser, (*prefix, name))
 
 
-SMALL_MOONS = ["demo", "moons", "--epochs", "2", "--samples", "40", "--no-progress"]
+def options_taking_values(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if action.option_strings and action.nargs != 0 and not isinstance(action, argparse._SubParsersAction):
+            for option in action.option_strings:
+                yield option, action
 
 
-@needs_matplotlib
-def test_cli_demo_moons_writes_pictures_and_prints_paths(tmp_path, capsys):
-    assert main([*SMALL_MOONS, "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    names = ["moons_boundary.png", "moons_curves.png"] + (["moons_neuron.png"] if HAS_DOT else [])
-    for name in names:
-        assert_png(tmp_path / name)
-        assert f"wrote {tmp_path / name}" in out
-    assert "training accuracy" in out and "held-out accuracy" in out
+def accepts(action: argparse.Action, value: str) -> bool:
+    """Whether argparse's own checks (type, then choices) let ``value`` through."""
+    try:
+        converted = action.type(value) if callable(action.type) else value
+    except (argparse.ArgumentTypeError, TypeError, ValueError):
+        return False
+    return action.choices is None or converted in action.choices
 
 
-@needs_matplotlib
-def test_cli_demo_moons_sgd_optimizer_and_seed(tmp_path, capsys):
-    argv = ["demo", "moons", "--epochs", "1", "--samples", "40", "--optimizer", "sgd", "--seed", "7"]
-    assert main([*argv, "--no-progress", "--out", str(tmp_path)]) == 0
-    assert "sgd, 1 epochs" in capsys.readouterr().out
-    assert_png(tmp_path / "moons_boundary.png")
+CASES = [
+    (" ".join(words), option, value, action)
+    for words, parser in subcommands(cli.build_parser())
+    for option, action in options_taking_values(parser)
+    for value in BAD_VALUES
+]
 
 
-def test_cli_demo_backprop_prints_table(tmp_path, capsys):
-    assert main(["demo", "backprop", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "engine (backward)" in out and "finite diff" in out
-    if HAS_DOT:
-        assert_png(tmp_path / "backprop_graph.png")
-        assert f"wrote {tmp_path / 'backprop_graph.png'}" in out
+def test_cli_fuzz_covers_every_subcommand_and_option():
+    covered = {(command, option) for command, option, _, _ in CASES}
+    for command in ("demo", "demo moons", "demo backprop", "demo regression", "demo spiral", "demo modes"):
+        assert (command, "--out") in covered
+    for option in ("--epochs", "--batch-size", "--lr", "--samples", "--seed"):
+        assert ("demo moons", option) in covered
+    assert {("graph", "--format"), ("graph", "--rankdir"), ("bench", "--repeats"), ("bench", "--sections")} <= covered
+    assert len(CASES) == len(BAD_VALUES) * len(covered)
 
 
-@needs_matplotlib
-def test_cli_demo_regression_and_spiral_write_pictures(tmp_path):
-    common = ["--epochs", "1", "--no-progress", "--out", str(tmp_path)]
-    assert main(["demo", "regression", "--samples", "10", *common]) == 0
-    assert main(["demo", "spiral", "--samples", "30", *common]) == 0
-    assert_png(tmp_path / "regression_fit.png")
-    assert_png(tmp_path / "spiral_regions.png")
+def test_cli_fuzz_only_the_listed_values_are_valid():
+    """A new option that lets 0, -1, '', nan, inf or a huge value through fails here until it is justified."""
+    valid = {(command, option, value) for command, option, value, action in CASES if accepts(action, value)}
+    assert valid == EXPECTED_VALID | GRAPH_OUTPUT_GAPS
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("command", "option", "value"),
     [
-        (["demo", "moons", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
-        (["demo", "moons", "--epochs", "ten"], "argument --epochs: expected a positive integer, got 'ten'"),
-        (["demo", "moons", "--batch-size", "-4"], "argument --batch-size"),
-        (["demo", "moons", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
-        (["demo", "moons", "--seed", "1.5"], "argument --seed"),
-        (["demo", "backprop", "--lr", "nan"], "argument --lr: expected a positive finite number"),
-        (["demo", "regression", "--lr", "0"], "argument --lr"),
-        (["demo", "spiral", "--samples", "many"], "argument --samples"),
-        (["demo", "nosuchdemo"], "invalid choice: 'nosuchdemo'"),
+        pytest.param(
+            command, option, value,
+            marks=[pytest.mark.xfail(strict=True, reason="graph -o has no argparse type in valuegrad/graph.py")]
+            if (command, option, value) in GRAPH_OUTPUT_GAPS else [],
+            id=f"{command}-{option}-{value[:8] or 'empty'}",
+        )
+        for command, option, value, action in CASES
+        if (command, option, value) not in EXPECTED_VALID
     ],
 )
-def test_cli_demo_bad_arguments_are_argparse_errors(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 2
+def test_cli_fuzz_bad_value_is_one_line_usage_error(command, option, value, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # should anything get through, it writes here
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*command.split(), option, value, *TRAILING.get(command, [])])
     err = capsys.readouterr().err
-    assert message in err and "usage:" in err
+    assert exited.value.code == 2, err
+    assert err.startswith(f"valuegrad {command}: error: argument ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
 
 
-def test_cli_demo_out_is_a_file_is_a_clear_error(tmp_path, capsys):
-    not_a_directory = tmp_path / "file.txt"
-    not_a_directory.write_text("x")
-    assert main(["demo", "backprop", "--out", str(not_a_directory)]) == 1
-    err = capsys.readouterr().err
-    assert "valuegrad demo backprop: error:" in err and "not a directory" in err
-
-
-def test_cli_demo_without_matplotlib_says_how_to_install(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
-    assert main([*SMALL_MOONS, "--out", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert "matplotlib" in err and "pip install" in err
-    assert list(tmp_path.iterdir()) == []
-
-
-@needs_matplotlib
-def test_cli_demo_without_dot_skips_graph_only(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
-    assert main([*SMALL_MOONS, "--out", str(tmp_path)]) == 0
-    captured = capsys.readouterr()
-    assert "skipped the graph picture" in captured.err and "install graphviz" in captured.err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["moons_boundary.png", "moons_curves.png"]
-
-
-@pytest.mark.slow
-@needs_matplotlib
-def test_cli_demo_without_name_runs_moons_and_backprop(tmp_path, capsys, monkeypatch):
-    """`valuegrad demo` (what `make demo` runs) writes at least three pictures under demos/out."""
-    monkeypatch.chdir(tmp_path)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    pictures = sorted((tmp_path / "demos" / "out").glob("*.png"))
-    assert len(pictures) >= (4 if HAS_DOT else 2)
-    for picture in pictures:
-        assert_png(picture)
-        assert f"wrote {Path('demos') / 'out' / picture.name}" in out
-    assert "dC/dw1" in out
-    training, test = (
-        float(x) for x in re.search(r"training accuracy ([\d.]+)%, held-out accuracy ([\d.]+)%", out).groups()
+def test_cli_usage_error_in_a_subprocess_is_one_line_without_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "valuegrad", "demo", "moons", "--samples", "1"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
-    assert training >= 97.0 and test >= 95.0  # the defaults must draw a good boundary
+    assert result.returncode == 2
+    assert result.stderr == (
+        "valuegrad demo moons: error: argument --samples: expected an integer from 8 to 10000, got 1 "
+        "(see `valuegrad demo moons --help`)\n"
+    )
+    assert result.stdout == ""
+
+
+def test_cli_version_is_the_one_package_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"valuegrad {autograd.__version__}\n"
+    assert nn.__version__ == autograd.__version__
+
+
+def test_cli_version_matches_the_installed_distribution():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("valuegrad")
+    except PackageNotFoundError:
+        pytest.skip("valuegrad is not installed (pip install -e .), so there is no distribution version to compare")
+    assert installed == autograd.__version__
+
+
+def test_cli_bare_demo_hands_shared_options_to_the_demos_that_take_them(monkeypatch, tmp_path):
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(list(argv)) or 0)
+    parser = cli.build_parser()
+    args = parser.parse_args(["demo", "--out", str(tmp_path), "--seed", "3", "--no-progress"])
+    assert cli._run_default_demos(parser, args) == 0
+    assert calls == [
+        ["demo", "moons", "--out", str(tmp_path), "--seed", "3", "--no-progress"],
+        ["demo", "backprop", "--out", str(tmp_path)],  # no randomness, no progress bar
+    ]
+
+
+def test_cli_bare_demo_reports_the_worst_status(monkeypatch):
+    monkeypatch.setattr(cli, "main", lambda argv: 1 if "backprop" in argv else 0)
+    parser = cli.build_parser()
+    assert cli._run_default_demos(parser, parser.parse_args(["demo"])) == 1
+
+
+def test_cli_shared_options_before_a_demo_name_reach_that_demo(tmp_path, capsys):
+    out = tmp_path / "backprop"  # also the demo's name: the value must not be taken for it
+    assert cli.main(["demo", "--out", str(out), "backprop", "--lr", "1.0"]) == 0
+    assert "w <- w - 1.0 * dC/dw" in capsys.readouterr().out
+    assert out.is_dir()
+
+
+def test_cli_graph_of_a_constant_explains_itself(tmp_path, capsys):
+    assert cli.main(["graph", "1/0", "-o", str(tmp_path / "c.gv")]) == 0
+    captured = capsys.readouterr()
+    assert "'1/0' has no variables" in captured.err and "--NAME VALUE" in captured.err
+    assert "1/0 = inf" in captured.out
+
+
+def test_cli_graph_with_variables_has_no_note(tmp_path, capsys):
+    assert cli.main(["graph", "x / y", "--x", "1", "--y", "0", "-o", str(tmp_path / "g.gv")]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
+def test_cli_without_command_prints_help_and_exits_2(capsys):
+    assert cli.main([]) == 2
+    assert "usage: valuegrad" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "expected"),
+    [
+        (options.integer(1, 5), " 3 ", 3),
+        (options.number(10.0), "1e-3", 1e-3),
+        (options.letters("abc"), "ca", "ca"),
+        (options.path, "out/pics", Path("out/pics")),
+    ],
+)
+def test_option_types_accept_good_values(parse, text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (options.integer(1, 5), "6", "expected an integer from 1 to 5, got 6"),
+        (options.integer(1, 5), "1.5", "expected an integer from 1 to 5, got '1.5'"),
+        (options.number(10.0), "0", "expected a finite number in (0, 10], got 0"),
+        (options.number(10.0), "-inf", "expected a finite number in (0, 10], got -inf"),
+        (options.letters("abc"), "abz", "expected letters from 'abc', got 'abz'"),
+        (options.path, "  ", "expected a path, got an empty string"),
+        (options.path, "d/" + "n" * 256, "a path component is longer than 255 bytes"),
+    ],
+)
+def test_option_types_reject_bad_values_with_the_bounds(parse, text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(text)

@@ -452,7 +452,6 @@ def test_cli_animate_writes_gif_and_html(tmp_path, capsys):
 @needs_dot
 @pytest.mark.slow
 def test_write_graph_pictures(tmp_path):
-    pytest.importorskip("nn.module", reason="nn.module is not importable")
     from valuegrad import pictures
 
     written = pictures.write_graph_pictures(str(tmp_path))

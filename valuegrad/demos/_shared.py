@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 from autograd.files import write_atomic
 from autograd.render import INSTALL_DOT
+from valuegrad import options
 
 DEFAULT_OUT = Path("demos") / "out"
 INSTALL_MATPLOTLIB = "install it with `pip install 'valuegrad[demo]'` (or `pip install matplotlib`)"
@@ -20,50 +21,56 @@ class DemoError(Exception):
     """A problem the user can fix (missing package, unusable output directory): no traceback."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
-    return number
+# Bounds of the demos' options: wide enough for any experiment, tight enough that a typo fails at once.
+MAX_EPOCHS = 10_000
+MAX_SAMPLES = 10_000
+MAX_BATCH_SIZE = 10_000
+MAX_LEARNING_RATE = 10.0
+MAX_SEED = 2**32 - 1  # numpy's and most generators' seed range
 
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0.0 < number < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return number
+seed_type = options.integer(0, MAX_SEED)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, training: bool) -> None:
     """--out (and for training demos --seed, --no-progress): the options every demo shares."""
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="directory for the pictures (default: %(default)s)"
+        "--out", type=options.path, default=DEFAULT_OUT, metavar="DIR",
+        help="directory for the pictures (default: %(default)s)",
     )
     if training:
-        parser.add_argument("--seed", type=int, default=0, help="seed for data, initial weights and shuffling")
+        parser.add_argument(
+            "--seed", type=seed_type, default=0, help="seed for data, initial weights and shuffling (default: 0)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_training_arguments(
-    parser: argparse.ArgumentParser, *, epochs: int, batch_size: int, lr: float | None, samples: int, lr_help: str
+    parser: argparse.ArgumentParser,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float | None,
+    samples: int,
+    min_samples: int,
+    lr_help: str,
 ) -> None:
-    """The options of every training demo, with that demo's defaults, then --out, --seed, --no-progress."""
+    """The options of every training demo, with that demo's defaults and limits, then --out, --seed, --no-progress.
+
+    ``min_samples`` is the smallest data set the demo can train on and draw (every class present).
+    """
     parser.add_argument(
-        "--epochs", type=positive_int, default=epochs, help="passes over the data (default: %(default)s)"
+        "--epochs", type=options.integer(1, MAX_EPOCHS), default=epochs,
+        help="passes over the data (default: %(default)s)",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=batch_size, help="mini-batch size (default: %(default)s)"
+        "--batch-size", type=options.integer(1, MAX_BATCH_SIZE), default=batch_size,
+        help="mini-batch size (default: %(default)s)",
     )
-    parser.add_argument("--lr", type=positive_float, default=lr, help=lr_help)
-    parser.add_argument("--samples", type=positive_int, default=samples, help="data set size (default: %(default)s)")
+    parser.add_argument("--lr", type=options.number(MAX_LEARNING_RATE), default=lr, help=lr_help)
+    parser.add_argument(
+        "--samples", type=options.integer(min_samples, MAX_SAMPLES), default=samples,
+        help=f"data set size, {min_samples} to {MAX_SAMPLES} (default: %(default)s)",
+    )
     add_output_arguments(parser, training=True)
 
 
@@ -160,7 +167,7 @@ def run_safely(name: str, body: Callable[[], int]) -> int:
 
 def script_main(module: Any, argv: Sequence[str] | None, *, prog: str, out: Path) -> int:
     """Entry point of a demos/*.py script: the module's own options, pictures under ``out``."""
-    parser = argparse.ArgumentParser(prog=prog, description=(module.__doc__ or "").strip())
+    parser = options.Parser(prog=prog, description=(module.__doc__ or "").strip())
     module.add_arguments(parser)
     parser.set_defaults(out=out)
     return module.run(parser.parse_args(argv))

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autograd import Value, numerical_grad, sigmoid
+from valuegrad import options
 
-from ._shared import add_output_arguments, animate_graph, draw_graph, output_dir, positive_float, run_safely
+from ._shared import MAX_LEARNING_RATE, add_output_arguments, animate_graph, draw_graph, output_dir, run_safely
 
 # The worked example: one input (x1, x2), one target y, fixed small weights.
 #   hidden unit 1: z1 = w1*x1 + w2*x2 + b1,  a1 = sigmoid(z1)
@@ -148,7 +149,10 @@ def report(example: Mapping[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser, training=False)
     parser.add_argument(
-        "--lr", type=positive_float, default=LEARNING_RATE, help="learning rate of the SGD step (default: %(default)s)"
+        "--lr",
+        type=options.number(MAX_LEARNING_RATE),
+        default=LEARNING_RATE,
+        help="learning rate of the SGD step (default: %(default)s)",
     )
 
 

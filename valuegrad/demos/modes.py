@@ -13,8 +13,9 @@ from typing import Any, Callable, Sequence
 
 import autograd
 from autograd import Value, jvp, tanh
+from valuegrad import options
 
-from ._shared import add_output_arguments, output_dir, positive_int, pyplot, run_safely, save_figure
+from ._shared import add_output_arguments, output_dir, pyplot, run_safely, save_figure
 
 EPS = 1e-6  # central-difference step: the usual float64 compromise between truncation and rounding
 ZERO_ERROR_FLOOR = 1e-17  # an exact 0 error is drawn here on the log axis
@@ -230,12 +231,24 @@ def plot(table: dict, path: Path) -> Path:
     return save_figure(figure, path)
 
 
+# Forward mode and finite differences cost O(n^2): n = 4096 already takes minutes.
+MAX_N = 4096
+MAX_REPEATS = 100
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--max-n", type=positive_int, default=512, metavar="N", help="largest number of inputs (default: %(default)s)"
+        "--max-n",
+        type=options.integer(1, MAX_N),
+        default=512,
+        metavar="N",
+        help="largest number of inputs (default: %(default)s)",
     )
     parser.add_argument(
-        "--repeats", type=positive_int, default=3, help="timing runs per point; the best counts (default: %(default)s)"
+        "--repeats",
+        type=options.integer(1, MAX_REPEATS),
+        default=3,
+        help="timing runs per point; the best counts (default: %(default)s)",
     )
     add_output_arguments(parser, training=False)
 

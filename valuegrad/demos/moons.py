@@ -100,6 +100,11 @@ def train(
     )
 
 
+def _columns(points: list) -> tuple[list[float], list[float]]:
+    """x and y lists of 2-D points; empty lists when a class has no points (tiny data sets, unlucky splits)."""
+    return [p[0] for p in points], [p[1] for p in points]
+
+
 def plot_boundary(run: MoonsRun, path: Path) -> Path:
     """P(class 1) over the plane as filled contours, the 0.5 boundary, and the points by class."""
     plt = pyplot()
@@ -115,7 +120,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
         train_points = [x for x, t in zip(run.X, run.y) if t == label]
         held_out_points = [x for x, t in zip(run.X_held_out, run.y_held_out) if t == label]
         axes.scatter(
-            *zip(*train_points),
+            *_columns(train_points),
             c=CLASS_COLOURS[label],
             marker=marker,
             edgecolors="black",
@@ -123,7 +128,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
             label=f"class {label} (training)",
         )
         axes.scatter(
-            *zip(*held_out_points),
+            *_columns(held_out_points),
             c="white",
             marker=marker,
             edgecolors=CLASS_COLOURS[label],
@@ -204,6 +209,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         batch_size=32,
         lr=None,
         samples=200,
+        min_samples=8,  # train_test_split keeps a quarter: at least 2 held-out points
         lr_help="learning rate (default: 0.05 for adam, 0.2 for sgd)",
     )
 

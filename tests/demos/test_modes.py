@@ -64,6 +64,7 @@ def test_modes_measure_table_has_every_column_and_honest_errors():
     assert 0.0 < max(table["finite differences error"]) < 1e-6
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_modes_demo_writes_png_into_out(tmp_path, capsys):
     status = main(["demo", "modes", "--max-n", "6", "--repeats", "1", "--out", str(tmp_path / "pictures")])
@@ -76,6 +77,7 @@ def test_modes_demo_writes_png_into_out(tmp_path, capsys):
     assert [p.name for p in picture.parent.iterdir()] == ["modes.png"]  # no temp files left
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_modes_script_runs_from_a_checkout(tmp_path):
     result = subprocess.run(
@@ -108,4 +110,4 @@ def test_modes_rejects_bad_options(option, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["demo", "modes", *option])
     assert exited.value.code == 2
-    assert "expected a positive integer" in capsys.readouterr().err
+    assert "expected an integer from 1 to" in capsys.readouterr().err

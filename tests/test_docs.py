@@ -1,0 +1,438 @@
+"""The documentation runs: every Python block and shell command of README.md and docs/*.md, and every quoted figure.
+
+The rule (also stated in the README's "Tests" section): each page is ONE script. Its ```python
+blocks run in order in one shared namespace (a later block may use what an earlier one defined),
+in a fresh temporary directory, so files they write land there. Indented blocks (inside a list)
+count too. Tracebacks name the page and its line numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
+
+
+@dataclass
+class Block:
+    page: Path
+    language: str
+    code: str  # dedented
+    line: int  # 1-based line of the block's first code line in the page
+
+
+def blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for match in FENCE.finditer(text):
+        line = text.count("\n", 0, match.start("body")) + 1
+        found.append(Block(page, match["lang"].lower(), textwrap.dedent(match["body"]), line))
+    return found
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+# -- Python blocks ---------------------------------------------------------------------------
+
+
+def run_page(page: Path) -> None:
+    """Run every python block of ``page`` in order in one namespace; line numbers are the page's own."""
+    namespace: dict = {"__name__": f"__doc_{page.stem}__"}
+    for block in blocks(page):
+        if block.language == "python":
+            code = "\n" * (block.line - 1) + block.code  # so a traceback points at the page's line
+            exec(compile(code, str(page), "exec"), namespace)
+
+
+def test_fence_parser_finds_every_block_with_its_page_line(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("text\n```python\nx = 1\n```\n\n* item\n\n  ```python\n  y = x + 1\n  ```\n```bash\nls\n```\n")
+    found = blocks(page)
+    assert [(b.language, b.code, b.line) for b in found] == [
+        ("python", "x = 1\n", 3),
+        ("python", "y = x + 1\n", 9),
+        ("bash", "ls\n", 12),
+    ]
+
+
+def test_every_page_has_only_labelled_code_blocks():
+    """An unlabelled fence would escape both the Python and the shell runner: say what it is."""
+    unlabelled = [f"{page_id(b.page)}:{b.line}" for page in PAGES for b in blocks(page) if not b.language]
+    assert unlabelled == []
+
+
+def _page_param(page: Path):
+    """A page that trains a network (calls fit) takes seconds: it belongs to the slow lane."""
+    trains = any("fit(" in b.code for b in blocks(page) if b.language == "python")
+    return pytest.param(page, marks=[pytest.mark.slow] if trains else [], id=page_id(page))
+
+
+@pytest.mark.parametrize("page", [_page_param(p) for p in PAGES if any(b.language == "python" for b in blocks(p))])
+def test_page_python_blocks_run_in_order(page, tmp_path, monkeypatch, capsys):
+    code = "".join(b.code for b in blocks(page) if b.language == "python")
+    if re.search(r"\b(draw|animate_backward|render)\(", code) and shutil.which("dot") is None:
+        pytest.skip(f"{page_id(page)} draws a graph and graphviz's dot binary is not installed")
+    monkeypatch.chdir(tmp_path)
+    run_page(page)
+
+
+def test_a_broken_block_fails_with_the_page_and_line(tmp_path):
+    """What a doc page with a mistake produces: the error, pointing at the page's line."""
+    page = tmp_path / "broken.md"
+    page.write_text("# A page\n\n```python\nfrom autograd import Value\n```\n\ntext\n\n"
+                    "```python\ny = Valeu(1.0)\n```\n")
+    with pytest.raises(NameError) as error:
+        run_page(page)
+    frame = error.traceback[-1]
+    assert Path(str(frame.path)) == page and frame.lineno + 1 == 10
+
+
+def test_blocks_of_one_page_share_state(tmp_path):
+    page = tmp_path / "shared.md"
+    page.write_text("```python\nfrom autograd import Value\nx = Value(2.0)\n```\n"
+                    "```python\nassert (x * x).data == 4.0\n```\n")
+    run_page(page)
+
+
+# -- shell commands --------------------------------------------------------------------------
+
+# Commands the docs show that the tests do not run, each with the reason. Every other command
+# found in a ```bash / ```console block is run by test_doc_shell_command_runs.
+NOT_RUN = {
+    "make demo": "creates .venv and installs the extras (minutes); `python -m valuegrad demo` is run instead",
+    "make test": "the whole suite, which includes this test; CI runs it",
+    "make bench": "sets up .venv and runs the full benchmark (minutes)",
+    "VALUEGRAD_HYPOTHESIS_PROFILE=intense python -m pytest": "the whole suite, heavy profile (many minutes)",
+    "python3 -m pytest tests/autograd -q": "the engine's tests, which this suite already runs",
+    "python3 -m pytest tests/autograd/test_properties.py -q": "part of this suite",
+    "VALUEGRAD_HYPOTHESIS_PROFILE=intense python3 -m pytest tests/autograd -q": "the engine's tests, heavy profile",
+    'python3 -m pytest -m "not slow" -q': "the suite itself (`make quick`)",
+    "python -m valuegrad bench": "the full benchmark takes minutes",
+    "python -m valuegrad bench --repeats 15 --json bench.json": "the full benchmark, 15 repetitions",
+    "python benchmarks/bench.py ...": "a placeholder for the options above, not a command",
+    "valuegrad demo modes": "times n up to 512 with forward mode's n^2 cost (~1 minute); the 2-second version is run",
+    "python -m valuegrad demo modes": "as `valuegrad demo modes`",
+    "python -m valuegrad bench --sections a": (
+        "a full-size (a) with micrograd, 7 repetitions (~1 minute on 2 busy cores); `bench --quick` runs the same code"
+    ),
+    "for demo in moons regression spiral; do python -m valuegrad demo $demo --out docs --no-progress; done": (
+        "the three demos it loops over run with the same options from the README's commands (~1 minute more)"
+    ),
+}
+
+
+def shell_commands(page: Path) -> list[tuple[str, list[str], int]]:
+    """(command, expected output lines, page line) for each command of the page's shell blocks.
+
+    In ```console blocks commands start with "$ " and the lines after one are its expected output.
+    """
+    commands: list[tuple[str, list[str], int]] = []
+    for block in blocks(page):
+        if block.language not in SHELL_LANGUAGES:
+            continue
+        for offset, line in enumerate(block.code.splitlines()):
+            if block.language == "console":
+                if line.startswith("$ "):
+                    commands.append((_strip_comment(line[2:]), [], block.line + offset))
+                elif line.strip() and commands:
+                    commands[-1][1].append(line.strip())
+            elif line.strip() and not line.lstrip().startswith("#"):
+                commands.append((_strip_comment(line), [], block.line + offset))
+    return commands
+
+
+def _strip_comment(line: str) -> str:
+    """The command without its trailing `# comment` (a `#` inside quotes is kept)."""
+    in_quote = None
+    for i, char in enumerate(line):
+        if char in "'\"" and in_quote in (None, char):
+            in_quote = None if in_quote else char
+        elif char == "#" and in_quote is None and (i == 0 or line[i - 1].isspace()):
+            return line[:i].strip()
+    return line.strip()
+
+
+SHELL_CASES = [(page, command, output, line) for page in PAGES for command, output, line in shell_commands(page)]
+
+
+def test_every_doc_command_is_run_or_has_a_reason_not_to_be():
+    found = {command for _, command, _, _ in SHELL_CASES}
+    assert "make demo" in found and "make test" in found
+    assert set(NOT_RUN) <= found, f"NOT_RUN lists commands no page shows any more: {set(NOT_RUN) - found}"
+
+
+def _sandbox(tmp_path: Path) -> dict[str, str]:
+    """A directory that looks like a checkout (demos/, benchmarks/) and an environment whose `python`,
+    `python3` and `valuegrad` run this interpreter on this tree."""
+    for folder in ("demos", "benchmarks"):
+        (tmp_path / folder).mkdir()
+        for script in (ROOT / folder).glob("*.py"):
+            shutil.copy(script, tmp_path / folder / script.name)
+    bin_dir = tmp_path / ".bin"
+    bin_dir.mkdir()
+    for name, command in (("python", ""), ("python3", ""), ("valuegrad", " -m valuegrad")):
+        wrapper = bin_dir / name
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}"{command} "$@"\n')
+        wrapper.chmod(0o755)
+    return dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}".rstrip(os.pathsep),
+        MPLBACKEND="Agg",
+        COLUMNS="200",
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("page", "command", "output", "line"),
+    [case for case in SHELL_CASES if case[1] not in NOT_RUN],
+    ids=lambda value: page_id(value) if isinstance(value, Path) else (value[:60] if isinstance(value, str) else ""),
+)
+def test_doc_shell_command_runs(page, command, output, line, tmp_path):
+    if ("graph" in command or "demo backprop" in command) and shutil.which("dot") is None:
+        pytest.skip("this command draws a graph and graphviz's dot binary is not installed")
+    result = subprocess.run(
+        ["bash", "-c", command.replace("/tmp/", f"{tmp_path}/")],  # /tmp/pics etc. stay inside the sandbox
+        cwd=tmp_path, env=_sandbox(tmp_path), capture_output=True, text=True, timeout=600,
+    )
+    where = f"{page_id(page)}:{line}: {command}"
+    assert result.returncode == 0, f"{where}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert "Traceback" not in result.stderr, where
+    printed = [printed_line.strip() for printed_line in result.stdout.splitlines()]
+    for expected in output:
+        assert expected in printed, f"{where}: expected the output line {expected!r}"
+
+
+def test_nn_doc_shows_fit_signature_as_it_is():
+    """docs/nn.md's `fit(...)` line has the real parameters, kinds and defaults (issue 15: `compiled` was missing)."""
+    import ast
+    import inspect
+
+    import nn
+
+    text = (ROOT / "docs" / "nn.md").read_text(encoding="utf-8")
+    shown = next(b.code for b in blocks(ROOT / "docs" / "nn.md") if b.code.startswith("fit("))
+    assert shown in text
+    function = ast.parse("def " + shown.strip() + ": ...").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    arguments = function.args
+    documented = [(a.arg, "positional") for a in arguments.args] + [(a.arg, "keyword") for a in arguments.kwonlyargs]
+    defaults = {a.arg: ast.literal_eval(d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d}
+    parameters = inspect.signature(nn.fit).parameters.values()
+    actual = [(p.name, "keyword" if p.kind is p.KEYWORD_ONLY else "positional") for p in parameters]
+    assert documented == actual
+    assert defaults == {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+# -- figures quoted from the benchmark run ---------------------------------------------------
+
+ENGINES = {  # header words -> key in latest.json
+    "micrograd": "micrograd",
+    "eager": "valuegrad eager",
+    "compiled": "valuegrad compiled",
+    "batched": "valuegrad batched",
+    "plain floats": "plain floats",
+}
+NUMBER = r"(10⁶|\d[\d,]*(?:\.\d+)?)"
+
+
+def _results() -> dict:
+    return json.loads(RESULTS.read_text(encoding="utf-8"))
+
+
+def _quoted(text: str) -> float:
+    return 1e6 if text == "10⁶" else float(text.replace(",", ""))
+
+
+def _agrees(quoted: str, actual: float) -> bool:
+    """``quoted`` is ``actual`` rounded to the digits shown (639 for 638.72, 2.9 for 2.936, 10⁶ exactly)."""
+    value = _quoted(quoted)
+    if quoted == "10⁶":
+        return actual == value
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    half_unit = 0.5 * 10.0**-decimals
+    if decimals == 0 and value >= 100:  # "639 ms", "5,065": three or more significant digits, half a unit
+        half_unit = 0.5
+    return math.isclose(value, actual, abs_tol=half_unit * (1 + 1e-9))
+
+
+def benchmark_tables(page: Path) -> list[tuple[list[str], list[list[str]]]]:
+    """(header cells, rows of cells) of each Markdown table whose rows are the benchmark's (a)..(e)."""
+    tables, current = [], []
+    for line in page.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if len(current) > 2 and "micrograd" in " ".join(current[0]) and current[2][0].startswith("(a)"):
+            tables.append((current[0], current[2:]))
+        current = []
+    return tables
+
+
+def _row_key(label: str) -> tuple[str, str | None]:
+    letter = label[1]
+    if letter == "b":
+        return letter, "build" if "build" in label else "backward"
+    return letter, None
+
+
+def _measured(results: dict, letter: str, part: str | None, engine: str) -> float:
+    """The figure of ``engine`` in row (letter) in the table's unit: ms, ns/node, bytes or depth."""
+    if letter == "a":
+        return results["mlp_step"].get(engine, {}).get("median", math.nan) * 1e3
+    if letter == "b":
+        return results["ns_per_node"][part].get(engine, {}).get("median", math.nan)
+    if letter == "c":
+        return results["bytes_per_node"].get(engine, math.nan)
+    if letter == "d":
+        return results["deepest_chain"].get(engine, {}).get("deepest", math.nan)
+    if letter == "e":
+        return results["fit_epoch"].get(engine, {}).get("median", math.nan) * 1e3
+    raise ValueError(f"no benchmark ({letter}) in the results file")
+
+
+def check_table(header: list[str], rows: list[list[str]], results: dict) -> list[str]:
+    """Every figure and ratio in a benchmark table, compared with ``results``; the disagreements."""
+    columns = {}
+    for index, cell in enumerate(header):
+        for words, engine in ENGINES.items():
+            if words in cell.lower():
+                columns[index] = engine
+    problems = []
+    for row in rows:
+        letter, part = _row_key(row[0])
+        for index, engine in columns.items():
+            cell = row[index].replace("**", "") if index < len(row) else ""
+            if not cell:
+                continue
+            figure = re.match(NUMBER, cell)
+            measured = _measured(results, letter, part, engine)
+            if figure is None or not _agrees(figure[1], measured):
+                problems.append(f"{row[0]} / {header[index]}: quoted {cell!r}, measured {measured!r}")
+                continue
+            if letter == "d" and engine == "valuegrad eager":
+                seconds = re.search(r"\(" + NUMBER + r" s", cell)
+                actual = results["deepest_chain"][engine]["seconds"]
+                if seconds and not _agrees(seconds[1], actual):
+                    problems.append(f"{row[0]} / {header[index]}: {seconds[1]} s quoted, {actual:.3g} s measured")
+            for ratio, against in re.findall(NUMBER + r"x(?: faster)?(?:;)?\s*(the floor)?", cell):
+                baseline = "plain floats" if against else "micrograd"
+                expected = (measured / _measured(results, letter, part, baseline)) if against else (
+                    _measured(results, letter, part, baseline) / measured
+                )
+                if not _agrees(ratio, expected):
+                    problems.append(f"{row[0]} / {header[index]}: {ratio}x quoted, {expected:.4g}x measured")
+    return problems
+
+
+def test_benchmark_check_catches_a_wrong_figure():
+    results = {"mlp_step": {"micrograd": {"median": 0.6387}, "valuegrad eager": {"median": 0.01904}}}
+    header = ["benchmark", "micrograd 0.1.0", "valuegrad (eager)"]
+    assert check_table(header, [["(a) step", "639 ms", "19.0 ms (**33.5x** faster)"]], results) == []
+    assert check_table(header, [["(a) step", "639 ms", "19.0 ms (**35.5x** faster)"]], results) == [
+        "(a) step / valuegrad (eager): 35.5x quoted, 33.55x measured"
+    ]
+    assert len(check_table(header, [["(a) step", "697 ms", "19.0 ms"]], results)) == 1
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "performance.md"], ids=page_id)
+def test_quoted_benchmark_figures_come_from_the_results_file(page):
+    """Every figure in the page's benchmark table is the latest.json run's, and the page names that run."""
+    results = _results()
+    tables = benchmark_tables(page)
+    assert tables, f"{page_id(page)} has no benchmark table"
+    for header, rows in tables:
+        assert check_table(header, rows, results) == []
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    assert results["commit"][:7] in text, f"{page_id(page)} does not name the run's commit {results['commit'][:7]}"
+    assert results["date"][:10] in text, f"{page_id(page)} does not give the run's date {results['date'][:10]}"
+    assert results["machine"]["python"] in text
+    assert "benchmarks/results/latest.json" in text
+
+
+def test_performance_goals_quote_the_results_file():
+    """The goals list repeats each goal's figure and verdict from the run (issue 15: 35.5x vs 33.5x)."""
+    text = " ".join((ROOT / "docs" / "performance.md").read_text(encoding="utf-8").split())
+    for goal in _results()["goals"]:
+        figure = re.search(r"\(([^)]*)\)$", goal["goal"])
+        assert figure, goal
+        verdict = "met" if goal["met"] else "NOT MET"
+        assert f"{verdict} ({figure[1]}" in text, f"docs/performance.md should say `{verdict} ({figure[1]}`"
+
+
+# -- links -----------------------------------------------------------------------------------
+
+
+def test_readme_has_the_two_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make demo" in text and "make test" in text
+
+
+def test_readme_backprop_table_matches_the_demo():
+    """The gradient table quoted in the README is what `valuegrad demo backprop` prints today."""
+    from valuegrad.demos import backprop
+
+    printed = backprop.report(backprop.worked_example()).splitlines()
+    rows = [line.strip() for line in printed if line.strip().split(" ")[0] in backprop.WEIGHTS and "  " in line]
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(rows) == len(backprop.WEIGHTS)
+    for row in rows:
+        assert row in text, row
+
+
+def repository_url() -> str:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^Source = "([^"]+)"', text, re.M)
+    assert match, "pyproject.toml [project.urls] has no Source"
+    return match[1].rstrip("/")
+
+
+def linked_files(page: Path) -> list[str]:
+    """Repository paths that ``page`` links or embeds, absolute links into the repository included."""
+    base = repository_url()
+    targets = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+        target = target.split("#")[0]
+        for prefix in (f"{base}/raw/main/", f"{base}/blob/main/", f"{base}/tree/main/"):
+            if target.startswith(prefix):
+                targets.append(target[len(prefix):])
+                break
+        else:
+            if target and "://" not in target and not target.startswith("mailto:"):
+                targets.append(str((page.parent / target).resolve().relative_to(ROOT)))
+    return targets
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_linked_files_exist(page):
+    missing = [target for target in linked_files(page) if not (ROOT / target).exists()]
+    assert missing == []
+
+
+def test_readme_links_work_on_a_package_index_page():
+    """PyPI shows README.md out of the repository: its images and doc links are absolute, built from one base URL."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    relative = [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t and not t.startswith("#")]
+    assert relative == []
+    base = repository_url()
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+    assert images and all(image.startswith(f"{base}/raw/main/") for image in images)
+    assert "docs/moons_boundary.png" in linked_files(ROOT / "README.md")
