@@ -10,12 +10,14 @@ from typing import Any
 
 from autograd import no_grad
 from nn import MLP, Adam, MinMaxScaler, fit, train_test_split
+from valuegrad import options
 
 from ._shared import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
     DemoError,
     add_output_arguments,
-    positive_float,
-    positive_int,
     prepare_output,
     pyplot,
     run_safely,
@@ -120,9 +122,12 @@ def plot_confusion(run: DigitsRun, path: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=positive_int, default=30, help="passes over the data (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size (default: %(default)s)")
-    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: %(default)s)")
+    parser.add_argument("--epochs", type=options.integer(1, MAX_EPOCHS), default=30,
+                        help="passes over the data (default: %(default)s)")
+    parser.add_argument("--batch-size", type=options.integer(1, MAX_BATCH_SIZE), default=64,
+                        help="mini-batch size (default: %(default)s)")
+    parser.add_argument("--lr", type=options.number(MAX_LEARNING_RATE), default=0.01,
+                        help="Adam's learning rate (default: %(default)s)")
     add_output_arguments(parser, training=True)
 
 
