@@ -250,6 +250,7 @@ ENGINES = {  # header words -> key in latest.json
     "compiled": "valuegrad compiled",
     "batched": "valuegrad batched",
     "plain floats": "plain floats",
+    "torch": "torch float64",
 }
 NUMBER = r"(10⁶|\d[\d,]*(?:\.\d+)?)"
 
@@ -306,7 +307,31 @@ def _measured(results: dict, letter: str, part: str | None, engine: str) -> floa
         return results["deepest_chain"].get(engine, {}).get("deepest", math.nan)
     if letter == "e":
         return results["fit_epoch"].get(engine, {}).get("median", math.nan) * 1e3
+    if letter == "f":
+        return results["batched_step"].get(engine, {}).get("median", math.nan) * 1e3
+    if letter == "g":  # seconds
+        return results["digits_epoch"].get(engine, {}).get("median", math.nan)
     raise ValueError(f"no benchmark ({letter}) in the results file")
+
+
+def _ratios(cell: str, letter: str) -> list[tuple[str, str, bool]]:
+    """The ratios a cell quotes: (figure, engine it compares with, whether it is this/that).
+
+    "1.52x the floor" is this / floor; "14.4x faster than the floor" is floor / this;
+    "0.21x torch's time" is this / torch; any other "Nx faster" is the row's reference
+    (micrograd; eager in (g)) / this.
+    """
+    found = []
+    for ratio, phrase in re.findall(NUMBER + r"x( faster than the floor| the floor| torch's time| faster)?", cell):
+        if phrase == " the floor":
+            found.append((ratio, "plain floats", True))
+        elif phrase == " faster than the floor":
+            found.append((ratio, "plain floats", False))
+        elif phrase == " torch's time":
+            found.append((ratio, "torch float64", True))
+        else:
+            found.append((ratio, "valuegrad eager" if letter == "g" else "micrograd", False))
+    return found
 
 
 def check_table(header: list[str], rows: list[list[str]], results: dict) -> list[str]:
@@ -333,11 +358,9 @@ def check_table(header: list[str], rows: list[list[str]], results: dict) -> list
                 actual = results["deepest_chain"][engine]["seconds"]
                 if seconds and not _agrees(seconds[1], actual):
                     problems.append(f"{row[0]} / {header[index]}: {seconds[1]} s quoted, {actual:.3g} s measured")
-            for ratio, against in re.findall(NUMBER + r"x(?: faster)?(?:;)?\s*(the floor)?", cell):
-                baseline = "plain floats" if against else "micrograd"
-                expected = (measured / _measured(results, letter, part, baseline)) if against else (
-                    _measured(results, letter, part, baseline) / measured
-                )
+            for ratio, baseline, slower in _ratios(cell, letter):
+                other = _measured(results, letter, part, baseline)
+                expected = measured / other if slower else other / measured
                 if not _agrees(ratio, expected):
                     problems.append(f"{row[0]} / {header[index]}: {ratio}x quoted, {expected:.4g}x measured")
     return problems

@@ -57,7 +57,20 @@ def test_defop_rows_label_graph_pictures():
     assert "vg_hypot" in source and "0.8" in source  # the op name and its local derivative x/out = 0.8
 
 
-def test_defop_refuses_taken_names_bad_arity_and_wrong_local_counts():
+@pytest.fixture
+def scratch_rows():
+    """Rows a test registers on purpose broken are removed again: the registry is process-wide."""
+    before = set(ops.RULES)
+    yield
+    for name in set(ops.RULES) - before:
+        del ops.RULES[name]
+        ops.FUNCTIONS.pop(name, None)
+        for cls in (Value, Dual):
+            if name in vars(cls):
+                delattr(cls, name)
+
+
+def test_defop_refuses_taken_names_bad_arity_and_wrong_local_counts(scratch_rows):
     with pytest.raises(ValueError, match="'tanh' is taken"):
         autograd.defop("tanh", math.tanh, lambda x, out: (1.0,))
     with pytest.raises(ValueError, match="'backward' is taken"):
@@ -71,7 +84,7 @@ def test_defop_refuses_taken_names_bad_arity_and_wrong_local_counts():
         wrong(Value(1.0))
 
 
-def test_defop_forward_result_must_be_real():
+def test_defop_forward_result_must_be_real(scratch_rows):
     bad = autograd.defop("vg_bad_forward", lambda x: "nope", lambda x, out: (1.0,))
     with pytest.raises(TypeError, match="'vg_bad_forward': forward result must be a real number"):
         bad(1.0)
