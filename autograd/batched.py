@@ -54,6 +54,10 @@ def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
         shift = np.where(finite, m, 0.0)
         return np.where(finite, m + np.log(np.exp(stacked - shift).sum(axis=0)), m)
 
+    def sech2(x: Any) -> Any:
+        t = np.exp(-2.0 * np.abs(x))  # as _fsech2: 4t / (1 + t)**2, exact where 1 - tanh**2 cancels
+        return 4.0 * t / ((1.0 + t) * (1.0 + t))
+
     def pow_dx(x: Any, y: Any) -> Any:
         return np.where(y == 0.0, 0.0, y * np.power(x, y - 1.0))
 
@@ -71,6 +75,7 @@ def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
         math.fabs: np.fabs,
         ops._fsigmoid: sigmoid,
         ops._fsoftplus: softplus,
+        ops._fsech2: sech2,
         ops._flogsumexp: logsumexp,
         ops._fpow_dx: pow_dx,
         ops._fpow_dy: pow_dy,

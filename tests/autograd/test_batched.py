@@ -14,7 +14,7 @@ np = pytest.importorskip("numpy", reason="compile_batched needs numpy (the 'fast
 import nn  # noqa: E402
 from autograd import BatchedGraph, Value, compile_batched, dot, ops  # noqa: E402
 from autograd import sum as vsum  # noqa: E402
-from autograd.testing import expressions  # noqa: E402
+from tests.strategies import expressions  # noqa: E402
 
 # Batched execution sums in another order than eager (a layer's dot is a matrix product, the
 # batch mean is a sum over samples), so results agree to rounding, not bit for bit.  The
@@ -278,3 +278,21 @@ def test_compile_batched_without_numpy_names_the_install_line(monkeypatch):
     x = Value(1.0)
     with pytest.raises(ImportError, match=r"pip install 'valuegrad\[fast\]'"):
         compile_batched(x * 2.0, [x])
+
+
+@pytest.mark.parametrize("name", sorted(ops.FUNCTIONS.keys() & ops.BUILTIN_ROWS))
+def test_compile_batched_runs_every_builtin_row_as_array_code(name, monkeypatch):
+    """No built-in row falls back to the sample-by-sample loop kept for defop rows: each float
+    primitive a row calls (also inside its derivative, e.g. tanh's sech2) has an array twin."""
+    from autograd import batched
+
+    def refuse(np, function, outputs):
+        raise AssertionError(f"{name}: {getattr(function, '__name__', function)} has no array version")
+
+    monkeypatch.setattr(batched, "_elementwise", refuse)
+    x, w = Value(0.5), Value(1.5)
+    root = ops.FUNCTIONS[name](x * w)
+    graph = compile_batched(root, [x])
+    values = graph.forward([[0.25], [2.0]])
+    expected = [ops.FUNCTIONS[name](0.25 * 1.5), ops.FUNCTIONS[name](2.0 * 1.5)]
+    assert values.tolist() == pytest.approx(expected, rel=1e-15, abs=0.0)  # numpy's log1p may differ by an ulp
