@@ -14,6 +14,7 @@ from autograd.animate import animate_backward
 from autograd.files import write_atomic
 from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
+from valuegrad import options
 
 FUNCTIONS: dict[str, Callable[..., Any]] = ops.FUNCTIONS
 """The functions an expression may call: the rule table's named functions (the same dict, so an
@@ -342,30 +343,28 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
-    return number
+MAX_DRAWN = 5_000  # --max-nodes: beyond this `dot` would not finish anyway (render stops it after a timeout)
+
+
+def _path_text(text: str) -> str:
+    """argparse type: valuegrad.options.path's checks (not empty, components that fit), kept as text."""
+    return os.fspath(options.path(text))
 
 
 def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument("-o", "--output", default=default(None),
+    parser.add_argument("-o", "--output", type=_path_text, default=default(None),
                         help="image file to write (default graph.png, or none with --animate); "
                              "the extension picks the format")
-    parser.add_argument("--animate", metavar="FILE", default=default(None),
+    parser.add_argument("--animate", metavar="FILE", type=_path_text, default=default(None),
                         help="also write backpropagation step by step: FILE.gif (needs Pillow) or FILE.html")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=default(None),
                         help="png, svg, pdf, or dot (the DOT source; needs no Graphviz)")
     parser.add_argument("--rankdir", choices=RANKDIRS, default=default("LR"),
                         help="direction of the edges (default LR: inputs left, output right)")
-    parser.add_argument("--max-nodes", type=_positive_int, default=default(200),
+    parser.add_argument("--max-nodes", type=options.integer(1, MAX_DRAWN), default=default(200),
                         help="draw at most this many Values, nearest the output first (default 200)")
     parser.add_argument("--no-local-grads", action="store_true", default=default(False),
                         help="do not label edges with local derivatives")
