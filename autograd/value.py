@@ -56,10 +56,12 @@ class Value:
     local derivatives in ``_da``.  Leaves have ``_rule is None``.
     """
 
-    __slots__ = ("data", "grad", "label", "_rule", "_a", "_b", "_da", "_db", "__weakref__")
+    # ``__dict__``: any attribute can be set on a Value, as in micrograd (``p.m = 0.0``, a
+    # micrograd-style ``out._backward = closure``); it is allocated only when one is.  The label
+    # lives there too (most nodes have none), which keeps a node within budget on CPython 3.12+.
+    __slots__ = ("data", "grad", "_rule", "_a", "_b", "_da", "_db", "__weakref__", "__dict__")
     data: float
     grad: Any  # a float; a Value under backward(create_graph=True)
-    label: str
     # Storage, polymorphic on purpose (see the class docstring): a Value or a tuple of them,
     # floats or a tuple of local derivatives (Values never), None where unused.
     _rule: Any
@@ -69,19 +71,13 @@ class Value:
     _db: Any
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Value:
-        # What users construct takes attributes of their own (``p.m = 0.0``, micrograd's
-        # ``out._backward = closure``): a UserValue, which adds a ``__dict__``.  Nodes the
-        # operators build stay plain Values: on CPython 3.11 a ``__dict__`` costs 32 bytes
-        # per object even while empty, which would take a node from 139 to 171 bytes.
-        return _new(UserValue if cls is Value else cls)
-
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
         self.data = to_float(data, "Value() data")
         self.grad = 0.0
-        if label.__class__ is not str:
+        if label:
+            self.label = label  # checked by the property: a str
+        elif label.__class__ is not str:
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r:.60}")
-        self.label = label
         self._rule = None
         self._a = self._b = self._da = self._db = None
         if _children == ():
@@ -103,6 +99,20 @@ class Value:
             self._a = children
 
     # -- structure -------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """A name for pictures and reprs ("" unless set)."""
+        return getattr(self, "_label", "")
+
+    @label.setter
+    def label(self, value: str) -> None:
+        if value.__class__ is not str:
+            raise TypeError(f"Value label must be a str, got {type(value).__name__}: {value!r:.60}")
+        if value:
+            self._label = value
+        elif "_label" in getattr(self, "__dict__", ()):
+            del self._label
+
     @property
     def op(self) -> str:
         """The op that produced this Value as users write it (``+``, ``tanh``, ``**2``); "" for leaves."""
@@ -228,30 +238,10 @@ class Value:
         return make(rule, tuple(_as_value(a, rule.name) for a in args))
 
 
-class UserValue(Value):
-    """A Value built by calling ``Value(...)``: the same node, plus a ``__dict__`` for the
-    attributes users set on their own Values (optimizer state, colours, ``_backward``)."""
-
-    __slots__ = ("__dict__",)
-
-
-_VALUE_CLASSES = (Value, UserValue)
-
-
 def _leaf(data: float) -> Value:
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node.label = ""
-    node._rule = node._a = node._b = node._da = node._db = None
-    return node
-
-
-def _user_leaf(data: float) -> Value:
-    node = _new(UserValue)
-    node.data = data
-    node.grad = 0.0
-    node.label = ""
     node._rule = node._a = node._b = node._da = node._db = None
     return node
 
@@ -285,7 +275,6 @@ def _record1(rule: Op, a: Value) -> Value:
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._rule = rule
     node._a = a
     node._b = None
@@ -302,7 +291,6 @@ def _record2(rule: Op, a: Value, b: Value) -> Value:
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._rule = rule
     node._a = a
     node._b = b
@@ -317,7 +305,6 @@ def _recordn(rule: Op, parents: tuple[Value, ...]) -> Value:
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._rule = rule
     node._a = parents
     node._b = None
@@ -469,8 +456,7 @@ def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
 def _all_values(items: tuple | list) -> bool:
     # An exact class check per item: much cheaper than converting each one (nn's hot path).
     for item in items:
-        cls = item.__class__
-        if cls is not Value and cls is not UserValue:
+        if item.__class__ is not Value:
             return False
     return True
 
@@ -505,9 +491,9 @@ def _flatten(root: Value) -> tuple[Any, ...]:
 
 
 def _attributes(node: Value) -> dict[str, Any] | None:
-    """The node's own attributes; None for a plain node (a UserValue's may be empty)."""
-    attributes = getattr(node, "__dict__", None)
-    return None if attributes is None else dict(attributes)
+    """The node's own attributes (its label among them), None when it has none."""
+    attributes = {k: v for k, v in vars(node).items() if k != "_label"}
+    return attributes or None
 
 
 def _leaf_record(node: Value) -> tuple[Any, ...]:
@@ -521,7 +507,7 @@ def _rebuild(records: tuple[Any, ...]) -> Value:
             nodes.append(record)
             continue
         name, parent_indices, da, db, data, grad, label, attributes = record
-        node = _leaf(data) if attributes is None else _user_leaf(data)
+        node = _leaf(data)
         node.grad = grad
         node.label = label
         if parent_indices:

@@ -137,14 +137,23 @@ def test_value_supports_weak_references():
     assert ref() is None
 
 
-def test_value_takes_attributes_operator_nodes_stay_slot_only():
+def test_value_takes_any_attribute():
     v = Value(1.0)
     v.m, v.v = 0.0, 0.5  # optimizer state on a parameter, as micrograd allows
-    assert (v.m, v.v) == (0.0, 0.5) and isinstance(v, Value)
     node = v * 2.0
-    assert not hasattr(node, "__dict__")  # operator-built nodes stay at 139 B (no __dict__)
+    node.color = "red"  # operator-built nodes too
+    assert (v.m, v.v, node.color, type(node) is Value is type(v)) == (0.0, 0.5, "red", True)
     with pytest.raises(AttributeError):
-        node.some_new_attribute = 1
+        node.missing  # noqa: B018 - reading an attribute never set still fails
+
+
+def test_value_label_is_a_str_set_or_cleared():
+    v = Value(1.0, label="w")
+    assert v.label == "w" and (v * 2).label == ""
+    v.label = ""
+    assert v.label == "" and repr(v) == "Value(data=1.0, grad=0.0)"
+    with pytest.raises(TypeError, match="label must be a str, got int: 3"):
+        v.label = 3  # type: ignore[assignment]
 
 
 @pytest.mark.parametrize("bad", ["a", None, [1.0], 1j, Decimal(1)], ids=repr)
