@@ -584,7 +584,7 @@ def test_adam_state_on_parameters_gives_micrograds_numbers() -> None:
 
 
 def test_attributes_on_values(impl: SimpleNamespace) -> None:
-    """p.color = 'red' on leaves, parameters, constructed and operator-built nodes reads back and survives backward()."""
+    """p.color = 'red' on leaves, parameters, constructed and operator-built nodes: read back after backward()."""
     p = impl.Value(1.5)
     p.color = "red"
     q = impl.Value(p.data * p.data, (p,), "square")
