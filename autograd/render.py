@@ -54,9 +54,18 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 # * `size` caps a picture at 100 x 100 inches (scaled down beyond): bitmaps of long chains
 #   would otherwise take Graphviz half a minute and be too big to look at;
 # * edge labels are real `label`s: dot reserves space for them (a virtual node), so they never
-#   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout.
+#   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout (tried on
+#   the edges into a box: the numbers then float between unrelated edges);
+# * an edge entering a box from outside (an input, or a layer's output going into the next
+#   layer) spans two columns (BOX_ENTRY_EDGE_ATTRS): the box's own parameters get a column of
+#   their own left of its op.  With one column, the parameters of layer 1 shared a column with
+#   layer 0's outputs; boxes cannot overlap, so dot put layer 1 below layer 0 (a diagonal);
+# * with boxes, a wider nodesep (BOXED_GRAPH_ATTRS) keeps edge labels that dot places next to a
+#   box (outside it) off the box's dashed border.
 GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in",
                "pad": "0.15"}
+BOXED_GRAPH_ATTRS = {"nodesep": "0.4"}
+BOX_ENTRY_EDGE_ATTRS = {"minlen": "2"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
@@ -368,6 +377,11 @@ def _fan_out(order: list[Value]) -> dict[Value, int]:
     return count
 
 
+def _enters_box(tail_box: str | None, head_box: str | None) -> bool:
+    """Whether an edge from a node in ``tail_box`` to an op in ``head_box`` crosses into that box."""
+    return head_box is not None and (tail_box is None or not (tail_box == head_box or _inside(tail_box, head_box)))
+
+
 def _graph_parts(
     root: Value, *, show_grad: bool, show_local_grads: bool, rankdir: str, max_nodes: int,
     module: Any, cluster_by_module: bool, legend: bool, digits: int,
@@ -432,8 +446,8 @@ def _graph_parts(
             edge_attrs = {}
             if show_local_grads:
                 edge_attrs["label"] = format_number(_number(local), digits=digits)
-            if tail in first_column:
-                edge_attrs["minlen"] = "2"  # inputs one column left of the parameters beside their op
+            if tail in first_column or _enters_box(cluster.get(parent), cluster.get(node)):
+                edge_attrs.update(BOX_ENTRY_EDGE_ATTRS)
             parts.edges.append(_Edge(tail, op_name, edge_attrs, node, position))
 
     if total > len(drawn):
@@ -513,6 +527,8 @@ def _write_dot(parts: _Parts) -> graphviz.Digraph:
     graphviz = _import_graphviz()
     graph = graphviz.Digraph("computation_graph")
     graph.attr(rankdir=parts.rankdir, **GRAPH_ATTRS)
+    if any(node.cluster is not None for node in parts.nodes):
+        graph.attr(**BOXED_GRAPH_ATTRS)
     if parts.first_column:
         graph.attr(remincross="false")  # keeps neurons and weights in module order after clustering
     graph.attr("node", **NODE_ATTRS)

@@ -508,6 +508,38 @@ def test_to_dot_real_mlp_named_and_clustered():
     assert firsts == ["x0", "x1"]
 
 
+def mlp_layout(source: str) -> tuple[dict[str, tuple[float, float, float, float]], dict[str, float]]:
+    """Laid out by `dot`: each box's label -> its bounding box, each record's first field -> its centre x.
+
+    Inner boxes (neuron0) are repeated across layers, so only the layer boxes are keyed uniquely.
+    """
+    import json
+    laid_out = json.loads(subprocess.run(["dot", "-Tjson0"], input=source.encode(), capture_output=True,
+                                         check=True, timeout=60).stdout)
+    boxes, centres = {}, {}
+    for obj in laid_out["objects"]:
+        if obj.get("name", "").startswith("cluster_"):
+            x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
+            boxes.setdefault(obj["label"], (x0, y0, x1, y1))
+        elif obj.get("shape") == "record":
+            centres[obj["label"].split(" | ")[0]] = float(obj["pos"].split(",")[0])
+    return boxes, centres
+
+
+@needs_dot
+def test_draw_mlp_layers_are_columns_left_to_right():
+    # docs/mlp.png: inputs in the first column, then layer 0's box, then layer 1's box to its right
+    # (not below it: layer 1's parameters once shared a column with layer 0's outputs).
+    from nn import module as nn_module
+    model = nn_module.MLP(2, [3, 1], activation="tanh", seed=3)
+    loss = (model([Value(0.5, label="x0"), Value(-1.0, label="x1")]) - 1.0) ** 2
+    loss.backward()
+    boxes, centres = mlp_layout(to_dot(loss, module=model, cluster_by_module=True).source)
+    layer0, layer1 = boxes["layer0"], boxes["layer1"]
+    assert centres["x0"] < layer0[0] and centres["x1"] < layer0[0]
+    assert layer0[2] < layer1[0]
+
+
 # -- large graphs ------------------------------------------------------------------------------
 
 def bfs_distances(root: Value) -> dict[Value, int]:
