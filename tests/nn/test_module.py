@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import textwrap
 
 import pytest
 
@@ -386,50 +385,3 @@ def test_mlp_under_no_grad_records_nothing():
         out = model([1.0, 2.0])
     assert out.parents == ()
     assert out.data == model([1.0, 2.0]).data
-
-
-# -- micrograd compatibility ---------------------------------------------------------------------
-
-MICROGRAD_PROGRAM = textwrap.dedent(
-    """
-    import random
-    {imports}
-    from nn import make_moons
-
-    random.seed(1337)
-    X, y = make_moons(100, noise=0.1, seed=1)
-    y = [2 * yi - 1 for yi in y]  # -1 / +1, as in micrograd's demo notebook
-    model = MLP(2, [16, 16, 1])
-
-    def loss():
-        inputs = [list(map(Value, xrow)) for xrow in X]
-        scores = list(map(model, inputs))
-        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        alpha = 1e-4
-        reg_loss = alpha * sum((p * p for p in model.parameters()))
-        total_loss = data_loss + reg_loss
-        accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(y, scores)]
-        return total_loss, sum(accuracy) / len(accuracy)
-
-    history = []
-    for k in range(STEPS):
-        total_loss, acc = loss()
-        model.zero_grad()
-        total_loss.backward()
-        learning_rate = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
-        history.append((total_loss.data, acc))
-    """
-)
-OURS = "from autograd import Value\nfrom nn import MLP, Layer, Neuron"
-
-
-def test_micrograd_demo_program_runs_unchanged_with_our_imports():
-    namespace = {"STEPS": 20}
-    exec(MICROGRAD_PROGRAM.format(imports=OURS), namespace)
-    history = namespace["history"]
-    assert history[-1][0] < 0.5 * history[0][0]
-    assert history[-1][1] >= 0.85
-    assert isinstance(namespace["model"].layers[0].neurons[0], Neuron)
