@@ -10,35 +10,92 @@ from typing import Any
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> str:
     """Write ``data`` to ``path`` so that the file is either fully replaced or left as it was.
 
-    A temporary file in the same directory is written, flushed and fsynced, given the mode
+    The bytes go to a temporary file in the same directory (on Linux one with no name until it
+    is complete, so even a SIGKILL leaves nothing behind), flushed and fsynced, with the mode
     ``open()`` would give a new file (``0o666`` less the umask; an existing file keeps its
     mode), then renamed over ``path``; the directory is fsynced so the rename survives a crash.
-    The temporary file is removed if anything fails (it can only survive a SIGKILL).
     A symlink at ``path`` is followed: its target is replaced, the link stays.
     Returns the path written, as a string.
     """
     target = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(target)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    mode = _new_file_mode(target)
+    if not _write_unnamed(directory, target, payload, mode):
+        _write_named(directory, target, payload, mode)
+    _fsync_directory(directory)
+    return os.fspath(path)
+
+
+def _write_unnamed(directory: str, target: str, payload: bytes, mode: int) -> bool:
+    """Linux: write into a file with no name (O_TMPFILE), give it a name only once it is complete.
+
+    A process killed while writing (even by SIGKILL, which no cleanup code survives) then
+    leaves nothing behind; only the instant between link and rename has a visible temp name.
+    False where O_TMPFILE or /proc linking is not available: the caller falls back.
+    """
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return False
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {os.fspath(path)}: {exc.strerror}") from None
+        fd = os.open(directory, flag | os.O_WRONLY, mode)
+    except OSError:  # a file system without O_TMPFILE support
+        return False
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _new_file_mode(target))  # mkstemp makes 0600; give the usual mode
+            os.chmod(f"/proc/self/fd/{handle.fileno()}", mode)
+            temporary = _temporary_name(directory, target)
+            _link_open_file(handle.fileno(), temporary)
+    except OSError:  # e.g. linking not permitted here: the caller writes a named temporary instead
+        return False
+    try:
         os.replace(temporary, target)
     except BaseException:
+        _remove(temporary)
+        raise
+    return True
+
+
+def _link_open_file(fileno: int, name: str) -> None:
+    # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names the open file itself; os.link uses
+    # linkat only when given a directory fd, so hand it /proc/self/fd as one.
+    proc = os.open("/proc/self/fd", os.O_RDONLY)
+    try:
+        os.link(str(fileno), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+def _write_named(directory: str, target: str, payload: bytes, mode: int) -> None:
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)  # mkstemp makes 0600; give the usual mode
+        os.replace(temporary, target)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _temporary_name(directory: str, target: str) -> str:
+    return os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def _remove(path: str) -> None:
+    if path:
         try:
-            os.unlink(temporary)
+            os.unlink(path)
         except FileNotFoundError:
             pass
-        raise
-    _fsync_directory(directory)
-    return os.fspath(path)
 
 
 def _new_file_mode(path: str) -> int:
