@@ -255,12 +255,16 @@ class BatchedGraph:
         self._forward_code = namespace["_forward"]
         self._backward_code = namespace["_backward"]
 
-    def _index(self, rows: list[int], prefix: str) -> str:
-        """Text that selects ``rows`` of a buffer: a slice (a view) when they are consecutive."""
+    def _index(self, rows: list[int], prefix: str, *, broadcast: bool = True) -> str:
+        """Text that selects ``rows`` of a buffer: a slice (a view) when they are consecutive.
+
+        With ``broadcast``, rows that are all one row select it once (numpy broadcasts it over
+        the group); a matrix product's contraction side needs every row (``broadcast=False``).
+        """
         first = rows[0]
         if rows == list(range(first, first + len(rows))):
             return f"{first}:{first + len(rows)}"
-        if all(r == first for r in rows):
+        if broadcast and all(r == first for r in rows):
             return f"{first}:{first + 1}"  # one parent shared by the whole group: broadcast it
         name = f"_{prefix}{len(self._constants)}"
         self._constants[name] = self._np.array(rows, dtype=self._np.intp)
@@ -398,7 +402,7 @@ class BatchedGraph:
         x_rows = [self._rows[id(p)] for p in xs]
         w_rows = np.array([[self._rows[id(p)] for p in node.parents[other : other + n]] for node in nodes], np.intp)
         out = f"V[{group.start}:{group.start + len(nodes)}]"
-        x_text = f"V[{self._index(x_rows, 'X')}]"
+        x_text = f"V[{self._index(x_rows, 'X', broadcast=False)}]"
         flat = w_rows.ravel()
         if np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
             w_text = f"C[{flat[0]}:{flat[0] + flat.size}, 0].reshape({len(nodes)}, {n})"

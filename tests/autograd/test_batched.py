@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 np = pytest.importorskip("numpy", reason="compile_batched needs numpy (the 'fast' extra)")
 
+import autograd  # noqa: E402
 import nn  # noqa: E402
 from autograd import BatchedGraph, Value, compile_batched, dot, ops  # noqa: E402
 from autograd import sum as vsum  # noqa: E402
@@ -296,3 +297,15 @@ def test_compile_batched_runs_every_builtin_row_as_array_code(name, monkeypatch)
     values = graph.forward([[0.25], [2.0]])
     expected = [ops.FUNCTIONS[name](0.25 * 1.5), ops.FUNCTIONS[name](2.0 * 1.5)]
     assert values.tolist() == pytest.approx(expected, rel=1e-15, abs=0.0)  # numpy's log1p may differ by an ulp
+
+
+def test_compile_batched_layer_product_with_one_input_repeated():
+    """A dot whose varying side repeats one input (x0, x0) still contracts over both positions
+    (found by the intense hypothesis profile: the repeated row was broadcast as one)."""
+    x0, w = Value(0.0), Value(0.7)
+    x1 = Value(-1.3)
+
+    def build(xs):
+        return autograd.sum([dot([w, x1], [xs[0], xs[0]]), dot([w, x1, w], [xs[0], xs[0], xs[0]], bias=x1)])
+
+    check_against_eager(build, 1, [w, x1], [[0.47], [-2.5], [1e-300]])
