@@ -302,7 +302,7 @@ def test_compile_batched_runs_every_builtin_row_as_array_code(name, monkeypatch)
 def test_compile_batched_layer_product_with_one_input_repeated():
     """A dot whose varying side repeats one input (x0, x0) still contracts over both positions
     (found by the intense hypothesis profile: the repeated row was broadcast as one)."""
-    x0, w = Value(0.0), Value(0.7)
+    w = Value(0.7)
     x1 = Value(-1.3)
 
     def build(xs):
