@@ -8,6 +8,7 @@ count too. Tracebacks name the page and its line numbers.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -89,6 +90,8 @@ def test_page_python_blocks_run_in_order(page, tmp_path, monkeypatch, capsys):
     code = "".join(b.code for b in blocks(page) if b.language == "python")
     if re.search(r"\b(draw|animate_backward|render)\(", code) and shutil.which("dot") is None:
         pytest.skip(f"{page_id(page)} draws a graph and graphviz's dot binary is not installed")
+    if re.search(r"^import torch\b", code, re.M) and importlib.util.find_spec("torch") is None:
+        pytest.skip(f"{page_id(page)} moves a model to PyTorch and torch (the `torch` extra) is not installed")
     monkeypatch.chdir(tmp_path)
     run_page(page)
 
