@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from . import ops
 from .engine import gradients, topological_order
 from .files import write_atomic
-from .render import RANKDIRS, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, run_graphviz
+from .render import RANKDIRS, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, output_path, run_graphviz
 from .value import Value
 
 ANIMATION_FORMATS = ("gif", "html")
@@ -296,13 +296,7 @@ def animate_backward(
         raise ValueError(f"animate_backward(): format must be one of {', '.join(ANIMATION_FORMATS)}, got {format!r}")
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
         raise ValueError(f"animate_backward(): fps must be a number > 0 and <= 60, got {fps!r}")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"animate_backward(): path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"animate_backward(): path must be a text path, got {type(target).__name__}")
-    if not target.lower().endswith("." + format):
-        target += "." + format
+    target = output_path(path, format, "animate_backward()")
     sources = frame_sources(root, rankdir=rankdir, digits=digits)
     if format == "gif":
         write_atomic(target, _gif(sources, fps))

@@ -622,6 +622,18 @@ def render_bytes(graph: graphviz.Digraph, format: str, *, where: str = "draw") -
     return run_graphviz(graph.source, format, where=where)
 
 
+def output_path(path: str | os.PathLike[str], format: str, where: str) -> str:  # noqa: A002
+    """``path`` as text with ``.format`` appended unless it already ends with it; TypeError naming ``where``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
+    if not target.lower().endswith("." + format):
+        target += "." + format
+    return target
+
+
 def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to_dot_options: Any) -> str:  # noqa: A002
     """Write the computation graph of ``root`` as a png, svg or pdf image; return the file's path.
 
@@ -630,13 +642,7 @@ def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to
     """
     if format not in FORMATS:
         raise ValueError(f"draw(): format must be one of {', '.join(FORMATS)}, got {format!r}")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"draw(): path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"draw(): path must be a text path, got {type(target).__name__}")
-    if not target.lower().endswith("." + format):
-        target += "." + format
+    target = output_path(path, format, "draw()")
     graph = to_dot(root, **to_dot_options)
     write_atomic(target, render_bytes(graph, format))
     return target
