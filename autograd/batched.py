@@ -65,6 +65,12 @@ def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
         defined = np.where((x == 0.0) & (y > 0.0), 0.0, math.nan)
         return np.where(x > 0.0, np.power(x, y) * np.log(x), defined)
 
+    def relu(x: Any) -> Any:
+        return np.maximum(x, 0.0)  # nan stays nan; maximum(-0.0, 0.0) is +0.0 as _frelu gives
+
+    def step(x: Any) -> Any:
+        return np.heaviside(x, 0.0)  # 1 above 0, 0 at +-0 and below, nan for nan: _fstep
+
     return {
         ops._fdiv: np.divide,
         ops._fpow: np.power,
@@ -79,7 +85,24 @@ def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
         ops._flogsumexp: logsumexp,
         ops._fpow_dx: pow_dx,
         ops._fpow_dy: pow_dy,
+        ops._frelu: relu,
+        ops._fstep: step,
     }
+
+
+class _ArrayCodegen(_Codegen):
+    """compile_graph's tracer in numpy's dialect: a traced branch is ``numpy.where`` over both
+    sides, and a row whose forward has an array twin is a call of the twin (relu's one
+    ``maximum`` instead of two nested ``where`` over the batch)."""
+
+    def __init__(self, twins: Any) -> None:
+        super().__init__(branch=_where)
+        self._twins = twins
+
+    def forward_of(self, rule: Op, args: tuple) -> Any:
+        if rule.forward in self._twins:
+            return self.call(rule.forward, args)
+        return super().forward_of(rule, args)
 
 
 def _elementwise(np: Any, function: Callable[..., Any], outputs: int | None) -> Callable[..., Any]:
@@ -102,7 +125,7 @@ def _array_namespace(np: Any, gen: _Codegen) -> dict[str, Any]:
     namespace: dict[str, Any] = {
         "_where": np.where,
         "_add_at": np.add.at,
-        "_matmul": np.matmul,
+        "_matmul": np.dot,  # every product here is 2-D: dot is matmul with less overhead per call
         "_np_broadcast": np.broadcast_to,
         "_stack": lambda arrays: np.stack(np.broadcast_arrays(*arrays)),
     }
@@ -234,7 +257,7 @@ class BatchedGraph:
 
     def _generate(self) -> None:
         np = self._np
-        gen = _Codegen(branch=_where)
+        gen = _ArrayCodegen(_array_primitives(np).keys())
         self._constants: dict[str, Any] = {}
         fwd: list[str] = []
         bwd: list[str] = []
@@ -298,6 +321,10 @@ class BatchedGraph:
         columns = [[node.parents[j] for node in nodes] for j in range(arity)]
         names = [f"a{j}" for j in range(arity)]
         gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
+        if len(nodes) == 1 and rule in (ops.SUM, ops.DOT) and arity > 2 and len(set(group.spaces)) == 1:
+            sliced = self._sliced_lines(k, group, out, gen)
+            if sliced is not None:
+                return sliced
         if arity > _INLINE_MAX_ARGS:
             return self._stacked_lines(k, group, columns, out, gen)
         template = templates.get((rule, arity))
@@ -340,21 +367,10 @@ class BatchedGraph:
         rows = np.array([[self._rows[id(p)] for p in column] for column in columns], dtype=np.intp)
         name = f"_S{len(self._constants)}"
         self._constants[name] = rows
-        holes = tuple(f"{{{i}}}" for i in range(arity + 1))
-        try:
-            locals_ = gen.trace(rule.local, tuple(_hole(gen, h) for h in holes))
-        except Exception:
-            return self._per_input_lines(k, group, columns, out, gen)
-        texts = [gen.sym(x).text for x in (locals_ if isinstance(locals_, tuple) else (locals_,))]
-        picks: list[int] = []
-        for text in texts:
-            if text.startswith("{") and text.endswith("}") and text[1:-1].isdigit() and int(text[1:-1]) < arity:
-                picks.append(int(text[1:-1]))
-            else:
-                picks = []
-                break
-        constant = texts[0] if all(t == texts[0] for t in texts) and not texts[0].startswith("{") else None
-        if not picks and constant is None:
+        plain = _plain_locals(gen, rule, arity)
+        picks = [j for j in plain if isinstance(j, int)] if plain else []
+        constant = plain[0] if plain and all(c == plain[0] for c in plain) and isinstance(plain[0], str) else None
+        if len(picks) != arity and constant is None:  # not all inputs, not all one constant
             return self._per_input_lines(k, group, columns, out, gen)
         forward = gen.name_of(_StackedForward(rule))
         fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity}, stacked)", f"    S = {buffer}[{name}]"]
@@ -369,6 +385,40 @@ class BatchedGraph:
         if group.varying and not group.spaces[0]:
             bwd.append("    T = T.sum(axis=2, keepdims=True)")
         bwd.append(f"    _add_at(G{buffer}, {name}, T)")
+        return fwd, bwd
+
+    def _sliced_lines(self, k: int, group: _Group, out: str, gen: _Codegen) -> tuple[list[str], list[str]] | None:
+        """One long sum or dot (an L2 penalty over every weight, a sum over the inputs) whose
+        inputs lie in a few runs of consecutive rows of one buffer: the forward reads views,
+        and the backward adds g times each run of local derivatives (inputs of the node, or
+        one constant, as the traced row says) into a run of rows.  None if it does not fit."""
+        rule, (node,) = group.rule, group.nodes
+        arity = len(group.spaces)
+        plain = _plain_locals(gen, rule, arity)
+        if plain is None:
+            return None
+        rows = [self._rows[id(p)] for p in node.parents]
+        runs = _runs(rows, plain, rows)
+        if len(runs) > _MAX_RUNS:
+            return None
+        buffer = "V" if group.spaces[0] else "C"
+        if rule is ops.DOT:  # the reductions _StackedForward knows: sum and dot (+ a bias)
+            n = arity // 2
+            left = self._index(rows[:n], "S", broadcast=False)
+            right = self._index(rows[n : 2 * n], "S", broadcast=False)
+            value = f"({buffer}[{left}] * {buffer}[{right}]).sum(axis=0)"
+            if arity % 2:
+                value += f" + {buffer}[{rows[-1]}]"
+        else:
+            value = f"{buffer}[{self._index(rows, 'S', broadcast=False)}].sum(axis=0)"
+        fwd = [f"    # group {k}: 1 x {rule.name} (arity {arity}, {len(runs)} runs of rows)", f"    {out} = {value}"]
+        bwd = [f"    # group {k}: 1 x {rule.name} ({len(runs)} runs of rows)", f"    g = G{out}"]
+        for target, source, length in runs:
+            if isinstance(source, str):  # a constant
+                term = "g" if source == "1.0" else f"g * {source}"
+            else:
+                term = f"g * {buffer}[{source}:{source + length}]"
+            bwd.append(f"    G{buffer}[{target}:{target + length}] += {term}")
         return fwd, bwd
 
     def _per_input_lines(
@@ -401,21 +451,38 @@ class BatchedGraph:
         xs = list(nodes[0].parents[side : side + n])
         x_rows = [self._rows[id(p)] for p in xs]
         w_rows = np.array([[self._rows[id(p)] for p in node.parents[other : other + n]] for node in nodes], np.intp)
-        out = f"V[{group.start}:{group.start + len(nodes)}]"
+        m = len(nodes)
+        bias = arity % 2 == 1
+        out = f"V[{group.start}:{group.start + m}]"
         x_text = f"V[{self._index(x_rows, 'X', broadcast=False)}]"
         flat = w_rows.ravel()
+        width = n + 1 if bias else n
+        block = np.arange(flat[0], flat[0] + m * width).reshape(m, width)
+        b_rows = [self._rows[id(node.parents[-1])] for node in nodes] if bias else []
+        if bias and np.array_equal(block[:, :n], w_rows) and b_rows == block[:, n].tolist():
+            # each neuron's weights, then its bias: one (m, n + 1) block of C, read as views
+            whole = f"C[{flat[0]}:{flat[0] + m * width}, 0].reshape({m}, {width})"
+            w_text, b_text = f"A[:, :{n}]", f"A[:, {n}:]"
+            fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    A = {whole}"]
+            fwd.append(f"    {out} = _matmul({w_text}, {x_text}) + {b_text}")
+            bwd = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    A = {whole}"]
+            bwd.append(self._scatter(xs, True, True, f"_matmul({w_text}.T, g)"))
+            bwd.append(f"    A = G{whole}")
+            bwd.append(f"    {w_text} += _matmul(g, {x_text}.T)")
+            bwd.append(f"    {b_text} += g.sum(axis=1, keepdims=True)")
+            return fwd, bwd
         if np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
-            w_text = f"C[{flat[0]}:{flat[0] + flat.size}, 0].reshape({len(nodes)}, {n})"
+            w_text = f"C[{flat[0]}:{flat[0] + flat.size}, 0].reshape({m}, {n})"
         else:
             name = f"_W{len(self._constants)}"
             self._constants[name] = w_rows
             w_text = f"C[{name}, 0]"
-        fwd = [f"    # group {k}: {len(nodes)} x dot (matrix product, {n} inputs)", f"    W = {w_text}"]
+        fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    W = {w_text}"]
         product = f"_matmul(W, {x_text})"
-        if arity % 2:
+        if bias:
             product += f" + {self._gather([node.parents[-1] for node in nodes], False, 'B')}"
         fwd.append(f"    {out} = {product}")
-        bwd = [f"    # group {k}: {len(nodes)} x dot (matrix product)", f"    g = G{out}", f"    W = {w_text}"]
+        bwd = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    W = {w_text}"]
         bwd.append(self._scatter(xs, True, True, "_matmul(W.T, g)"))
         weight_grad = f"_matmul(g, {x_text}.T)"
         if len(set(flat.tolist())) == flat.size:
@@ -427,7 +494,7 @@ class BatchedGraph:
             name = f"_W{len(self._constants)}"
             self._constants[name] = w_rows
             bwd.append(f"    _add_at(GC[:, 0], {name}, {weight_grad})")
-        if arity % 2:
+        if bias:
             bwd.append(self._scatter([node.parents[-1] for node in nodes], False, True, "g"))
         return fwd, bwd
 
@@ -514,25 +581,65 @@ class BatchedGraph:
         )
 
 
+_MAX_RUNS = 8  # a long fused node whose inputs need more runs of rows is gathered and scattered
+
+
+def _plain_locals(gen: _Codegen, rule: Op, arity: int) -> list[int | str] | None:
+    """A row's local derivatives when each is one of its inputs (its index: dot's d/dw_i is
+    x_i) or a constant (its text: sum's 1.0), read off the traced row; else None."""
+    holes = tuple(_hole(gen, f"{{{i}}}") for i in range(arity + 1))
+    try:
+        locals_ = gen.trace(rule.local, holes)
+    except Exception:
+        return None
+    plain: list[int | str] = []
+    for x in locals_ if isinstance(locals_, tuple) else (locals_,):
+        sym = gen.sym(x)
+        text = sym.text
+        if text.startswith("{") and text.endswith("}") and text[1:-1].isdigit() and int(text[1:-1]) < arity:
+            plain.append(int(text[1:-1]))
+        elif sym.plain and not text.startswith("{"):
+            plain.append(text)
+        else:
+            return None
+    return plain
+
+
+def _runs(targets: list[int], plain: list[int | str], rows: list[int]) -> list[tuple[int, int | str, int]]:
+    """``(target, source, length)``: runs of positions whose target rows go up by one and whose
+    local derivatives are inputs in rows going up by one (``source``: the first such row) or
+    one constant (``source``: its text)."""
+    runs: list[tuple[int, int | str, int]] = []
+    for target, local in zip(targets, plain):
+        source = rows[local] if isinstance(local, int) else local
+        if runs:
+            t, src, length = runs[-1]
+            if target == t + length and (
+                source == src if isinstance(source, str) else isinstance(src, int) and source == src + length
+            ):
+                runs[-1] = (t, src, length + 1)
+                continue
+        runs.append((target, source, 1))
+    return runs
+
+
 def _shared_leaves_in_use_order(groups: list[_Group], params: tuple[Value, ...]) -> tuple[Value, ...]:
-    """The shared leaves in the order the groups read them, so that a layer's weights sit in
-    consecutive rows (row-major, as the matrix product reads them) and gather as one view."""
+    """The shared leaves in the order the groups read them, so that a layer's weights and
+    biases sit in consecutive rows: each neuron's weights, then its bias (the order of
+    ``Neuron.parameters()``).  A layer is then one (neurons, inputs + 1) block that the
+    matrix product reads as views, and an L2 penalty over the parameters reads one run."""
     shared = {id(p): p for p in params}
     ordered: dict[int, Value] = {}
     for group in sorted(groups, key=lambda g: g.matmul is None):  # layers first
         for node in group.nodes:
             parents = node.parents
-            if group.matmul is not None:  # the weights of every node, then the biases
+            if group.matmul is not None:  # the node's weights, then its bias
                 n = len(parents) // 2
                 other = n - group.matmul
-                parents = parents[other : other + n]
+                parents = parents[other : other + n] + parents[2 * n :]
             for p in parents:
                 if id(p) in shared and id(p) not in ordered:
                     ordered[id(p)] = p
-        if group.matmul is not None:
-            for node in group.nodes:
-                if len(node.parents) % 2 and id(node.parents[-1]) in shared:
-                    ordered.setdefault(id(node.parents[-1]), node.parents[-1])
     for p in params:  # the root itself, when it is a shared leaf
         ordered.setdefault(id(p), p)
     return tuple(ordered.values())
