@@ -16,7 +16,7 @@ import time
 import tracemalloc
 from operator import mul as _mul
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import autograd
 import nn
@@ -74,6 +74,19 @@ def init_weights(seed: int = 1) -> list[list[tuple[list[float], float]]]:
     ]
 
 
+class Step(Protocol):
+    """One engine's training step of (a) and (f)."""
+
+    def __call__(self) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+def _flat(weights: list) -> list[float]:
+    """The weights in parameter order: each neuron's weights, then its bias."""
+    return [v for layer in weights for ws, b in layer for v in (*ws, b)]
+
+
 # ---------------------------------------------------------------------------------------
 # (a) one full-batch training step: hinge loss + 1e-4 L2, then SGD.
 
@@ -84,6 +97,12 @@ class ValuegradStep:
         self.layers = [[(tuple(map(Value, ws)), Value(b)) for ws, b in layer] for layer in weights]
         self.params = [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
         self.X, self.Y = X, Y
+        self.initial = _flat(weights)
+
+    def reset(self) -> None:
+        """Back to the initial weights (untimed, between blocks of steps)."""
+        for p, v in zip(self.params, self.initial):
+            p.data = v
 
     def loss(self, inputs: list[list[Value]]) -> Value:
         last = len(self.layers) - 1
@@ -135,10 +154,13 @@ class MicrogradStep:
         from micrograd.nn import MLP  # type: ignore[import-untyped,unused-ignore]
 
         self.model = MLP(SIZES[0], list(SIZES[1:]))
-        flat = [v for layer in weights for ws, b in layer for v in (*ws, b)]
-        for p, v in zip(self.model.parameters(), flat):
-            p.data = v
+        self.initial = _flat(weights)
+        self.reset()
         self.X, self.Y = X, Y
+
+    def reset(self) -> None:
+        for p, v in zip(self.model.parameters(), self.initial):
+            p.data = v
 
     def __call__(self) -> float:
         from micrograd.engine import Value as MValue  # type: ignore[import-untyped,unused-ignore]
@@ -161,8 +183,12 @@ class FloatStep:
     """The same step written by hand on plain floats: the floor for pure Python."""
 
     def __init__(self, weights: list, X: list, Y: list) -> None:
-        self.layers = [[(list(ws), b) for ws, b in layer] for layer in weights]
+        self.weights = weights
+        self.reset()
         self.X, self.Y = X, Y
+
+    def reset(self) -> None:
+        self.layers = [[(list(ws), b) for ws, b in layer] for layer in self.weights]
 
     def __call__(self) -> float:
         layers = self.layers
@@ -502,8 +528,14 @@ class TorchStep:
                 layers.append(torch.nn.ReLU())
         self.model = torch.nn.Sequential(*layers)
         self.params = list(self.model.parameters())
+        self.initial = [p.detach().clone() for p in self.params]
         self.X = torch.tensor(X, dtype=torch.float64)
         self.Y = torch.tensor(Y, dtype=torch.float64)
+
+    def reset(self) -> None:
+        with self.torch.no_grad():
+            for p, v in zip(self.params, self.initial):
+                p.copy_(v)
 
     def __call__(self) -> float:
         torch = self.torch
@@ -535,7 +567,7 @@ def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
     """(a)'s full-batch step: every engine from the same weights, timed interleaved in one run."""
     X, Y = moons_pm1(100)
     weights = init_weights()
-    engines: dict[str, Callable[[], float]] = {
+    engines: dict[str, Step] = {
         "valuegrad eager": ValuegradStep(weights, X, Y),
         "valuegrad compiled": CompiledStep(weights, X, Y),
         "valuegrad batched": BatchedStep(weights, X, Y),
@@ -549,15 +581,43 @@ def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
     spread = max(first.values()) - min(first.values())
     if spread > 1e-9:
         notes.append(f"(f) engines disagree on the first loss by {spread:.3g}: {first}")
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(repeats * 3):  # the fast engines are noisy at this size: more samples
-        for name, fn in engines.items():
-            times[name].append(_timed(fn)[0])
-    result: dict[str, Any] = {name: _stats(ts) for name, ts in times.items()}
+    result: dict[str, Any] = _blocks(engines, repeats * 3)  # the fast engines are noisy: more samples
     graph = engines["valuegrad batched"].graph  # type: ignore[attr-defined]
     result["_info"] = {"first_loss": first, "groups": len(graph.groups), "nodes": graph.num_nodes,
-                       "torch_threads": _torch_threads()}
+                       "torch_threads": _torch_threads(), "block_seconds": BLOCK_SECONDS,
+                       "steps_per_block": {name: s["steps_per_block"] for name, s in result.items()}}
     return result
+
+
+BLOCK_SECONDS = 0.02  # (f): a sample is at least this long a run of consecutive steps
+
+
+def _blocks(engines: dict[str, Step], repeats: int) -> dict[str, dict[str, Any]]:
+    """Seconds per step, each sample a block of k consecutive steps from the initial weights.
+
+    As a training loop runs them: steps back to back, the garbage collector on, collected
+    before each block (not before each step: that would time a sub-millisecond step on caches
+    the collection just emptied, as timeit's number= avoids).  k is chosen per engine so a
+    block lasts about BLOCK_SECONDS (1 for the slow engines); every block starts from the
+    same weights (restored untimed), so engines whose step cost depends on the weights (the
+    plain-float floor skips the samples the hinge ignores) time the same steps at any k.
+    """
+    steps: dict[str, int] = {}
+    for name, fn in engines.items():
+        fn.reset()
+        seconds = _timed(fn)[0]
+        steps[name] = max(1, round(BLOCK_SECONDS / seconds)) if seconds > 0 else 1
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fn in engines.items():
+            k = steps[name]
+            fn.reset()
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            times[name].append((time.perf_counter() - t0) / k)
+    return {name: {**_stats(ts), "steps_per_block": steps[name]} for name, ts in times.items()}
 
 
 def _torch_threads() -> int | None:
