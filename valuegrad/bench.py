@@ -776,6 +776,9 @@ def _report_batched_step(f: dict[str, Any], goals: Goals) -> None:
     print(f"(f) the step of (a), batched: ONE sample's graph ({info['nodes']} nodes) run over the 100 points "
           f"with numpy in {info['groups']} level-scheduled groups; torch float64 batched on the same weights "
           f"({info['torch_threads']} threads); median ± (max-min)/median")
+    blocks = ", ".join(f"{name} {k}" for name, k in info["steps_per_block"].items())
+    print(f"    each sample: a block of consecutive steps from the initial weights, about "
+          f"{info['block_seconds'] * 1e3:.0f} ms long, per step (steps per block: {blocks})")
     names = ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats", "torch float64",
              "valuegrad batched")
     _print_engines(f, names)

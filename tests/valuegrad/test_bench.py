@@ -46,6 +46,31 @@ def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsy
         assert math.isclose(loss, losses["plain floats"], rel_tol=1e-9), engine
     if "torch float64" not in losses:
         assert any("torch" in note for note in results["notes"])
+    blocks = results["batched_step"]["_info"]["steps_per_block"]
+    assert set(blocks) == set(losses) and all(k >= 1 for k in blocks.values())
+    assert blocks["valuegrad batched"] > blocks["valuegrad eager"]  # a sub-millisecond step is timed in runs
+
+
+def test_bench_steps_reset_to_the_initial_weights():
+    """(f) times blocks of steps that each start from the initial weights: after steps and a
+    reset every engine computes its first loss again (and training had moved it)."""
+    from valuegrad import bench
+
+    X, Y = bench.moons_pm1(30)
+    weights = bench.init_weights()
+    engines = [bench.ValuegradStep(weights, X, Y), bench.FloatStep(weights, X, Y)]
+    if importlib.util.find_spec("numpy") is not None:
+        engines.append(bench.BatchedStep(weights, X, Y))
+    if importlib.util.find_spec("micrograd") is not None:
+        engines.append(bench.MicrogradStep(weights, X, Y))
+    if importlib.util.find_spec("torch") is not None:
+        engines.append(bench.TorchStep(weights, X, Y))
+    for engine in engines:
+        first = engine()
+        later = [engine() for _ in range(3)][-1]
+        engine.reset()
+        assert later < first
+        assert math.isclose(engine(), first, rel_tol=1e-12), type(engine).__name__
 
 
 @pytest.mark.slow
