@@ -589,34 +589,39 @@ def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
     return result
 
 
-BLOCK_SECONDS = 0.02  # (f): a sample is at least this long a run of consecutive steps
+BLOCK_SECONDS = 0.02  # (f): a sample is the mean of k steps, about this long together
 
 
 def _blocks(engines: dict[str, Step], repeats: int) -> dict[str, dict[str, Any]]:
-    """Seconds per step, each sample a block of k consecutive steps from the initial weights.
+    """Seconds per step; each sample is the mean of k steps that all start from the initial weights.
 
-    As a training loop runs them: steps back to back, the garbage collector on, collected
-    before each block (not before each step: that would time a sub-millisecond step on caches
-    the collection just emptied, as timeit's number= avoids).  k is chosen per engine so a
-    block lasts about BLOCK_SECONDS (1 for the slow engines); every block starts from the
-    same weights (restored untimed), so engines whose step cost depends on the weights (the
-    plain-float floor skips the samples the hinge ignores) time the same steps at any k.
+    Before each block: ``gc.collect()`` and one untimed step, as any step inside a training
+    loop follows another (a collection right before a sub-millisecond step would time it on
+    the caches the collection just emptied).  Then k timed steps, each from the initial
+    weights restored untimed, so every engine times the same work: the plain-float floor skips
+    the samples the hinge already ignores, and gets cheaper as training goes on.  k is chosen
+    per engine so that a block lasts about BLOCK_SECONDS (1 for the slow engines).
     """
     steps: dict[str, int] = {}
     for name, fn in engines.items():
+        fn.reset()
+        fn()
         fn.reset()
         seconds = _timed(fn)[0]
         steps[name] = max(1, round(BLOCK_SECONDS / seconds)) if seconds > 0 else 1
     times: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(repeats):
         for name, fn in engines.items():
-            k = steps[name]
             fn.reset()
             gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(k):
+            fn()  # warm-up, untimed
+            total = 0.0
+            for _ in range(steps[name]):
+                fn.reset()
+                t0 = time.perf_counter()
                 fn()
-            times[name].append((time.perf_counter() - t0) / k)
+                total += time.perf_counter() - t0
+            times[name].append(total / steps[name])
     return {name: {**_stats(ts), "steps_per_block": steps[name]} for name, ts in times.items()}
 
 
@@ -777,8 +782,8 @@ def _report_batched_step(f: dict[str, Any], goals: Goals) -> None:
           f"with numpy in {info['groups']} level-scheduled groups; torch float64 batched on the same weights "
           f"({info['torch_threads']} threads); median ± (max-min)/median")
     blocks = ", ".join(f"{name} {k}" for name, k in info["steps_per_block"].items())
-    print(f"    each sample: a block of consecutive steps from the initial weights, about "
-          f"{info['block_seconds'] * 1e3:.0f} ms long, per step (steps per block: {blocks})")
+    print(f"    each sample: after gc.collect() and one untimed step, the mean of k steps, each from the initial "
+          f"weights (about {info['block_seconds'] * 1e3:.0f} ms in all; k: {blocks})")
     names = ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats", "torch float64",
              "valuegrad batched")
     _print_engines(f, names)
