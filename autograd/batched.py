@@ -356,7 +356,8 @@ class BatchedGraph:
     def _stacked_lines(
         self, k: int, group: _Group, columns: list[list[Value]], out: str, gen: _Codegen
     ) -> tuple[list[str], list[str]]:
-        """A long fused row (say an L2 penalty over every weight): inputs stacked in one array,
+        """A long fused row whose inputs lie in many runs of rows (an L2 penalty over weights in
+        another order than the layers keep them), or a group of such nodes: inputs stacked in one array,
         forward with the array version of the row, backward by one scatter-add when the
         row's locals are its inputs or constants (sum, dot)."""
         np = self._np
