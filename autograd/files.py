@@ -91,11 +91,10 @@ def _temporary_name(directory: str, target: str) -> str:
 
 
 def _remove(path: str) -> None:
-    if path:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _new_file_mode(path: str) -> int:

@@ -491,7 +491,7 @@ def _flatten(root: Value) -> tuple[Any, ...]:
 
 
 def _attributes(node: Value) -> dict[str, Any] | None:
-    """The node's own attributes (its label among them), None when it has none."""
+    """The node's own attributes besides its label (stored apart in the record), None when it has none."""
     attributes = {k: v for k, v in vars(node).items() if k != "_label"}
     return attributes or None
 

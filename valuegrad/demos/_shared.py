@@ -50,12 +50,13 @@ def add_training_arguments(
     epochs: int,
     batch_size: int,
     lr: float | None,
-    samples: int,
-    min_samples: int,
+    samples: int | None,
+    min_samples: int = 1,
     lr_help: str,
 ) -> None:
     """The options of every training demo, with that demo's defaults and limits, then --out, --seed, --no-progress.
 
+    ``samples``: the default of --samples, None for a demo on a fixed data set (no --samples);
     ``min_samples`` is the smallest data set the demo can train on and draw (every class present).
     """
     parser.add_argument(
@@ -67,11 +68,17 @@ def add_training_arguments(
         help="mini-batch size (default: %(default)s)",
     )
     parser.add_argument("--lr", type=options.number(MAX_LEARNING_RATE), default=lr, help=lr_help)
-    parser.add_argument(
-        "--samples", type=options.integer(min_samples, MAX_SAMPLES), default=samples,
-        help=f"data set size, {min_samples} to {MAX_SAMPLES} (default: %(default)s)",
-    )
+    if samples is not None:
+        parser.add_argument(
+            "--samples", type=options.integer(min_samples, MAX_SAMPLES), default=samples,
+            help=f"data set size, {min_samples} to {MAX_SAMPLES} (default: %(default)s)",
+        )
     add_output_arguments(parser, training=True)
+
+
+def columns(points: list) -> tuple[list[float], list[float]]:
+    """x and y lists of 2-D points for scatter(); empty lists when a class has no points (tiny data sets)."""
+    return [p[0] for p in points], [p[1] for p in points]
 
 
 def training_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,14 +10,10 @@ from typing import Any
 
 from autograd import no_grad
 from nn import MLP, Adam, MinMaxScaler, fit, train_test_split
-from valuegrad import options
 
 from ._shared import (
-    MAX_BATCH_SIZE,
-    MAX_EPOCHS,
-    MAX_LEARNING_RATE,
     DemoError,
-    add_output_arguments,
+    add_training_arguments,
     prepare_output,
     pyplot,
     run_safely,
@@ -122,13 +118,9 @@ def plot_confusion(run: DigitsRun, path: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=options.integer(1, MAX_EPOCHS), default=30,
-                        help="passes over the data (default: %(default)s)")
-    parser.add_argument("--batch-size", type=options.integer(1, MAX_BATCH_SIZE), default=64,
-                        help="mini-batch size (default: %(default)s)")
-    parser.add_argument("--lr", type=options.number(MAX_LEARNING_RATE), default=0.01,
-                        help="Adam's learning rate (default: %(default)s)")
-    add_output_arguments(parser, training=True)
+    add_training_arguments(  # sklearn's digits: a fixed data set, so no --samples
+        parser, epochs=30, batch_size=64, lr=0.01, samples=None, lr_help="Adam's learning rate (default: %(default)s)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from nn import MLP, SGD, Adam, MinMaxScaler, fit, make_moons, train_test_split
 from ._shared import (
     CLASS_COLOURS,
     add_training_arguments,
+    columns,
     draw_graph,
     grid,
     prepare_output,
@@ -100,11 +101,6 @@ def train(
     )
 
 
-def _columns(points: list) -> tuple[list[float], list[float]]:
-    """x and y lists of 2-D points; empty lists when a class has no points (tiny data sets, unlucky splits)."""
-    return [p[0] for p in points], [p[1] for p in points]
-
-
 def plot_boundary(run: MoonsRun, path: Path) -> Path:
     """P(class 1) over the plane as filled contours, the 0.5 boundary, and the points by class."""
     plt = pyplot()
@@ -120,7 +116,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
         train_points = [x for x, t in zip(run.X, run.y) if t == label]
         held_out_points = [x for x, t in zip(run.X_held_out, run.y_held_out) if t == label]
         axes.scatter(
-            *_columns(train_points),
+            *columns(train_points),
             c=CLASS_COLOURS[label],
             marker=marker,
             edgecolors="black",
@@ -128,7 +124,7 @@ def plot_boundary(run: MoonsRun, path: Path) -> Path:
             label=f"class {label} (training)",
         )
         axes.scatter(
-            *_columns(held_out_points),
+            *columns(held_out_points),
             c="white",
             marker=marker,
             edgecolors=CLASS_COLOURS[label],

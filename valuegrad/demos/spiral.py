@@ -13,6 +13,7 @@ from nn import MLP, Adam, MinMaxScaler, fit, make_spiral, train_test_split
 from ._shared import (
     CLASS_COLOURS,
     add_training_arguments,
+    columns,
     grid,
     prepare_output,
     pyplot,
@@ -117,12 +118,11 @@ def plot_regions(run: SpiralRun, path: Path) -> Path:
     axes.contourf(xs, ys, regions, levels=[k - 0.5 for k in range(CLASSES + 1)], cmap=colours, alpha=0.25)
     for label in range(CLASSES):
         points = [x for x, t in zip(run.X, run.y) if t == label]
-        xs_of_class, ys_of_class = [p[0] for p in points], [p[1] for p in points]  # empty for an absent class
-        axes.scatter(xs_of_class, ys_of_class, c=CLASS_COLOURS[label], edgecolors="black", s=22, label=f"class {label}")
+        axes.scatter(*columns(points), c=CLASS_COLOURS[label], edgecolors="black", s=22, label=f"class {label}")
         held_out = [x for x, t in zip(run.X_held_out, run.y_held_out) if t == label]
         if held_out:
-            axes.scatter([p[0] for p in held_out], [p[1] for p in held_out], c="white", edgecolors=CLASS_COLOURS[label],
-                         linewidths=1.5, s=22, label=f"class {label} (held-out)")
+            axes.scatter(*columns(held_out), c="white", edgecolors=CLASS_COLOURS[label], linewidths=1.5, s=22,
+                         label=f"class {label} (held-out)")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, title="points (regions: prediction)",
                 fontsize=8, title_fontsize=8, frameon=False)
     axes.set_xlabel("x0")
