@@ -124,9 +124,11 @@ def test_compile_batched_equals_eager_on_mlps(activation, loss):
         targets = rng.uniform(0, 1, (size, 1))
     batch = np.hstack([features, targets])
     graph = check_against_eager(build, batch.shape[1], model.parameters(), batch)
-    forward, backward = graph.source.split("def _backward")
+    forward, rest = graph.source.split("def _backward(")
+    backward, params_only = rest.split("def _backward_params(")
     assert forward.count("_matmul(") == 3  # one matrix product per layer forward
     assert backward.count("_matmul(") == 6  # and two per layer backward
+    assert params_only.count("_matmul(") == 5  # without d loss / d inputs: not the first layer's dX
 
 
 @pytest.mark.parametrize(
@@ -208,7 +210,8 @@ def test_compile_batched_long_fused_node_reads_runs_of_rows_or_gathers():
         return dot(params, params, bias) * xs[0] + vsum(params[:20] + params[:20]) * xs[1] + vsum(xs[2:])
 
     graph = check_against_eager(build, 6, [*params, bias], rng.normal(size=(3, 6)))
-    assert graph.source.count("runs of rows)") == 6 and "_add_at" not in graph.source
+    with_inputs = graph.source.split("def _backward_params(")[0]  # forward and the full backward
+    assert with_inputs.count("runs of rows)") == 6 and "_add_at" not in graph.source
 
     def build_shuffled(xs):
         return dot(params, shuffled) * xs[0] + xs[1]
