@@ -8,7 +8,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from . import ops
-from .compile import _INLINE_MAX_ARGS, _Codegen, trace_row
+from .compile import _ATOM, _INLINE_MAX_ARGS, _Codegen, _Sym, trace_row
 from .engine import topological_order
 from .ops import Op
 from .value import Value
@@ -269,12 +269,13 @@ class BatchedGraph:
         self.root = root
         self.inputs: tuple[Value, ...] = tuple(inputs)
         self.watch: tuple[Value, ...] = tuple(watch)
-        order = _joint_order((root, *self.watch), include_leaves=False)
+        everything = topological_order(root, include_leaves=True)
+        reached = {id(n) for n in everything}  # the root's graph: the part backward walks
+        everything += _joint_order(self.watch, set(reached))
+        order = [n for n in everything if n._rule is not None]
         for node in order:
             ops.require_row(cast(Op, node._rule), where)
-        everything = _joint_order((root, *self.watch), include_leaves=True)
         self.params: tuple[Value, ...] = tuple(n for n in everything if n._rule is None and id(n) not in seen)
-        reached = {id(n) for n in topological_order(root, include_leaves=True)}
         self._plan(order, reached)
         self._C = np.empty((self._shape[1], 1))
         self._GC = np.empty_like(self._C)
@@ -475,9 +476,6 @@ class BatchedGraph:
         arity = len(group.spaces)
         out_buffer = "V" if group.varying else "C"
         out = f"{out_buffer}[{group.start}:{group.start + len(nodes)}]"
-        columns = [[node.parents[j] for node in nodes] for j in range(arity)]
-        names = [f"a{j}" for j in range(arity)]
-        gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
         if len(nodes) == 1 and rule in (ops.SUM, ops.DOT) and arity > 2 and len(set(group.spaces)) == 1:
             sliced = self._sliced_lines(k, group, out, gen)
             if sliced is not None:
@@ -486,8 +484,11 @@ class BatchedGraph:
             softmax = self._logsumexp_lines(k, group, out)
             if softmax is not None:
                 return softmax
+        columns = [[node.parents[j] for node in nodes] for j in range(arity)]
         if arity > _INLINE_MAX_ARGS:
             return self._stacked_lines(k, group, columns, out, gen)
+        names = [f"a{j}" for j in range(arity)]
+        gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
         template = templates.get((rule, arity))
         if template is None:
             template = templates[(rule, arity)] = _trace(gen, rule, arity)
@@ -733,6 +734,39 @@ class BatchedGraph:
             self._forward_code(V, self._C)
         return self.values(self.root)
 
+    def _run(self, blocks: Sequence[Any], *, read_params: bool) -> Any:
+        """forward() on the input columns given as blocks side by side ((B, n_j) arrays of
+        real numbers, already validated), each written straight into the buffer."""
+        np = self._np
+        V = self._use_batch(blocks[0].shape[0])
+        offset = 0
+        for block in blocks:
+            V[offset : offset + block.shape[1]] = block.T
+            offset += block.shape[1]
+        if offset != len(self.inputs):
+            raise ValueError(f"BatchedGraph: {offset} input columns given for {len(self.inputs)} inputs")
+        if read_params:
+            self.read_params()
+        with np.errstate(all="ignore"):
+            self._forward_code(V, self._C)
+        return self.values(self.root)
+
+    def _row_block(self, nodes: Sequence[Value]) -> Any:
+        """An index of V selecting ``nodes``' rows (a slice when consecutive), or None if one
+        of them is shared (not a row of V)."""
+        if not all(id(n) in self._varying for n in nodes):
+            return None
+        rows = [self._rows[id(n)] for n in nodes]
+        if rows == list(range(rows[0], rows[0] + len(rows))):
+            return slice(rows[0], rows[0] + len(rows))
+        return self._np.array(rows, dtype=self._np.intp)
+
+    def _outputs(self, index: Any, nodes: Sequence[Value]) -> Any:
+        """The values of ``nodes`` (rows selected by ``_row_block``) for the last batch, shape (len(nodes), B)."""
+        if index is None:
+            return self._np.array([self.values(n) for n in nodes])
+        return self._V[index]
+
     def values(self, node: Value) -> NDArray[np.float64]:
         """``node``'s value for each sample of the last ``forward()`` batch, shape (B,)."""
         np = self._np
@@ -834,19 +868,21 @@ _MAX_RUNS = 8  # a long fused node whose inputs need more runs of rows is gather
 def _plain_locals(gen: _Codegen, rule: Op, arity: int) -> list[int | str] | None:
     """A row's local derivatives when each is one of its inputs (its index: dot's d/dw_i is
     x_i) or a constant (its text: sum's 1.0), read off the traced row; else None."""
-    holes = tuple(_hole(gen, f"{{{i}}}") for i in range(arity + 1))
+    holes = tuple(_Sym(f"{{{i}}}", _ATOM, gen, True) for i in range(arity + 1))
+    position = {id(hole): i for i, hole in enumerate(holes[:arity])}
     try:
         locals_ = gen.trace(rule.local, holes)
     except Exception:
         return None
     plain: list[int | str] = []
     for x in locals_ if isinstance(locals_, tuple) else (locals_,):
+        i = position.get(id(x))  # an input passed through untouched (dot's d/dw_i = x_i)
+        if i is not None:
+            plain.append(i)
+            continue
         sym = gen.sym(x)
-        text = sym.text
-        if text.startswith("{") and text.endswith("}") and text[1:-1].isdigit() and int(text[1:-1]) < arity:
-            plain.append(int(text[1:-1]))
-        elif sym.plain and not text.startswith("{"):
-            plain.append(text)
+        if sym.plain and not sym.text.startswith("{"):
+            plain.append(sym.text)
         else:
             return None
     return plain
@@ -911,13 +947,14 @@ def _discovery_rank(roots: Sequence[Value]) -> dict[int, int]:
     return rank
 
 
-def _joint_order(roots: Sequence[Value], *, include_leaves: bool) -> list[Value]:
-    """The nodes under any of ``roots``, parents before children (each root's own order,
-    skipping the nodes an earlier root already brought)."""
-    seen: set[int] = set()
+def _joint_order(roots: Sequence[Value], seen: set[int]) -> list[Value]:
+    """The nodes (leaves too) under any of ``roots`` and not in ``seen``, parents before
+    children: each root's own order, skipping what is seen (``seen`` grows)."""
     order: list[Value] = []
     for root in roots:
-        for node in topological_order(root, include_leaves=include_leaves):
+        if id(root) in seen:
+            continue
+        for node in topological_order(root, include_leaves=True):
             if id(node) not in seen:
                 seen.add(id(node))
                 order.append(node)
@@ -934,8 +971,6 @@ def _dependent_on(order: list[Value], sources: set[int]) -> set[int]:
 
 
 def _hole(gen: _Codegen, text: str) -> Any:
-    from .compile import _ATOM, _Sym
-
     return _Sym(text, _ATOM, gen, True)
 
 
@@ -984,12 +1019,14 @@ class _StackedForward:
         return function(*stacked)
 
 
-def compile_batched(root: Value, inputs: Sequence[Value]) -> BatchedGraph:
+def compile_batched(root: Value, inputs: Sequence[Value], *, watch: Sequence[Value] = ()) -> BatchedGraph:
     """Trace one sample's graph under ``root`` for batched execution with numpy.
 
     ``inputs``: the leaves that change per sample (features, targets), in the column order of
     the batches ``forward`` will get; every other leaf is a shared parameter.  Nodes with the
     same row at the same depth are computed together (a layer of ``dot`` nodes is one matrix
-    product).  Needs numpy (``pip install 'valuegrad[fast]'``).  See :class:`BatchedGraph`.
+    product).  ``watch``: more nodes to compute in ``forward`` (read them with ``values()``),
+    such as a model's outputs when the loss reads only some.  Needs numpy
+    (``pip install 'valuegrad[fast]'``).  See :class:`BatchedGraph`.
     """
-    return BatchedGraph(root, inputs)
+    return BatchedGraph(root, inputs, watch=watch)
