@@ -339,7 +339,7 @@ class _CompiledSteps:
         return graph.root.data, scores
 
 
-INSTALL_NUMPY = "fit(backend='batched') needs numpy: pip install 'valuegrad[fast]' (or pip install numpy)"
+INSTALL_NUMPY = "backend='batched' needs numpy: pip install 'valuegrad[fast]' (or pip install numpy)"
 
 
 def _numpy(where: str) -> Any:

@@ -246,7 +246,7 @@ def test_fit_batched_without_numpy_names_the_fast_extra_before_training(monkeypa
     model = MLP(2, [3, 1], seed=0)
     before = [p.data for p in model.parameters()]
     monkeypatch.setattr(builtins, "__import__", no_numpy)
-    with pytest.raises(ImportError, match=r"fit\(\): fit\(backend='batched'\) needs numpy: pip install 'valuegrad\[fast\]'"):
+    with pytest.raises(ImportError, match=r"fit\(\): backend='batched' needs numpy: pip install 'valuegrad\[fast\]'"):
         fit(model, X, y, epochs=1, progress=False, backend="batched")
     assert [p.data for p in model.parameters()] == before
 
