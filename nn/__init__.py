@@ -16,6 +16,7 @@ from .functional import (
     softmax,
     tanh,
 )
+from .idx import load_idx
 from .io import load, save
 from .module import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam, Optimizer
@@ -42,6 +43,7 @@ __all__ = [
     "functional",
     "hinge_loss",
     "load",
+    "load_idx",
     "log_softmax",
     "make_circles",
     "make_moons",
