@@ -71,9 +71,14 @@ def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
     def step(x: Any) -> Any:
         return np.heaviside(x, 0.0)  # 1 above 0, 0 at +-0 and below, nan for nan: _fstep
 
+    def power(x: Any, y: Any) -> Any:
+        if isinstance(y, float) and y == 0.5:  # np.power takes sqrt here: -inf -> nan, -0.0 -> -0.0, not pow's
+            return np.where(x == -math.inf, math.inf, np.sqrt(x + 0.0))  # inf and +0.0
+        return np.power(x, y)
+
     return {
         ops._fdiv: np.divide,
-        ops._fpow: np.power,
+        ops._fpow: power,
         ops._fexp: np.exp,
         ops._flog: np.log,
         ops._fsqrt: np.sqrt,
@@ -137,6 +142,34 @@ def _signed_zero_products(Z: Any, W: Any, X: Any, B: Any) -> None:
         Z[rows[negative], cols[negative]] = -0.0
 
 
+def _product(a: Any, b: Any, out: Any = None) -> Any:
+    """The 2-D matrix product a @ b with eager's IEEE results: numpy's dot (BLAS) when both
+    operands are finite; else each product formed and summed, because BLAS may skip a zero
+    factor (0 x inf would be 0 there, not nan).  A sum that overflows only takes the slow path."""
+    import numpy as np
+
+    result = np.dot(a, b, out=out)  # 2-D: dot is matmul with less overhead per call
+    if math.isfinite(a.sum()) and math.isfinite(b.sum()):
+        return result
+    exact = (a[:, :, None] * b[None, :, :]).sum(axis=1, initial=-0.0)  # in order, from -0.0 as eager's sum
+    if out is None:
+        return exact
+    out[...] = exact
+    return out
+
+
+def _batch_sum_products(g: Any, local: Any) -> Any:
+    """sum_b g[:, b] x local for a shared local (rows of width 1, or a number): as eager sums
+    each sample's product, but as (sum_b g_b) x local, one product per row, when every number
+    is finite and nothing can overflow (then the two differ only by rounding)."""
+    import numpy as np
+
+    total = g.sum(axis=1, keepdims=True)
+    if np.abs(g).max() * np.abs(local).max() * g.shape[1] < 1e300:  # False for inf and nan too
+        return total * local
+    return (g * local).sum(axis=1, keepdims=True)
+
+
 def _logsumexp_rows(block: Any) -> Any:
     """logsumexp down the rows of ``block`` (one row per input): the array primitive's result
     without stacking the rows again; fewer calls when every maximum is finite."""
@@ -161,8 +194,9 @@ def _array_namespace(np: Any, gen: _Codegen) -> dict[str, Any]:
         "_multiply": np.multiply,
         "_negative": np.negative,
         "_logsumexp_rows": _logsumexp_rows,
+        "_batch_sum_products": _batch_sum_products,
         "_signed_zero_products": _signed_zero_products,
-        "_matmul": np.dot,  # every product here is 2-D: dot is matmul with less overhead per call
+        "_matmul": _product,
         "_np_broadcast": np.broadcast_to,
         "_stack": lambda arrays: np.stack(np.broadcast_arrays(*arrays)),
     }
@@ -176,11 +210,12 @@ def _array_namespace(np: Any, gen: _Codegen) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 # The plan: node rows in two buffers, groups of nodes computed together.
 #
-# V has one row of B samples per node that depends on an input ("varying"); C has one row
-# of width 1 per node that does not (shared leaves, and interior nodes computed from them
-# alone, such as an L2 penalty): numpy broadcasting mixes the two.  Gradients live in GV
-# (per sample) and GC (summed over the batch: a shared node's gradient is only ever needed
-# summed, and sum_b g_b * local = (sum_b g_b) * local because its local does not vary).
+# V has one row of B samples per interior node and per input ("varying"); C has one row of
+# width 1 per shared leaf (the parameters): numpy broadcasting mixes the two.  An interior
+# node computed from shared leaves alone (an L2 penalty) is the same in every row of V, but
+# its gradient is per sample, as eager's: sum_b (g_b x local) is not (sum_b g_b) x local
+# when the local is infinite (0 x inf).  Gradients live in GV (per sample) and GC (the
+# shared leaves', summed over the batch).
 
 
 class _Group:
@@ -318,10 +353,9 @@ class BatchedGraph:
             d = 1 + max(depth[id(p)] for p in parents)
             depth[id(node)] = d
             spaces = tuple(id(p) in varying for p in parents)
-            is_varying = any(spaces)
-            if is_varying:
-                varying.add(id(node))
-            matmul = _matmul_side(node, varying) if node._rule is ops.DOT and is_varying else None
+            is_varying = True  # every interior node is a row of V (see the buffers above)
+            varying.add(id(node))
+            matmul = _matmul_side(node, varying) if node._rule is ops.DOT and any(spaces) else None
             shared = tuple(id(p) for p in parents[matmul : matmul + len(parents) // 2]) if matmul is not None else ()
             key = (node._rule, len(parents), d, spaces, matmul, shared, id(node) in reached)
             group = groups.get(key)
@@ -480,7 +514,7 @@ class BatchedGraph:
             sliced = self._sliced_lines(k, group, out, gen)
             if sliced is not None:
                 return sliced
-        if len(nodes) == 1 and rule.forward is ops._flogsumexp and arity > 1 and len(set(group.spaces)) == 1:
+        if len(nodes) == 1 and rule.forward is ops._flogsumexp and arity > 1 and all(group.spaces):
             softmax = self._logsumexp_lines(k, group, out)
             if softmax is not None:
                 return softmax
@@ -597,10 +631,11 @@ class BatchedGraph:
         fwd = [f"    # group {k}: 1 x {rule.name} (arity {arity}, {len(runs)} runs of rows)", f"    {out} = {value}"]
         bwd: list = [f"    # group {k}: 1 x {rule.name} ({len(runs)} runs of rows)", f"    g = G{out}"]
         for target, source, length in runs:
-            if isinstance(source, str):  # a constant
-                term = "g" if source == "1.0" else f"g * {source}"
+            local = source if isinstance(source, str) else f"{buffer}[{source}:{source + length}]"
+            if buffer == "C":  # shared leaves: the batch sum of each sample's g x local
+                term = "g.sum(axis=1, keepdims=True)" if local == "1.0" else f"_batch_sum_products(g, {local})"
             else:
-                term = f"g * {buffer}[{source}:{source + length}]"
+                term = "g" if local == "1.0" else f"g * {local}"
             view = f"G{buffer}[{target}:{target + length}]"
             bwd.append(_Scatter(f"G{buffer}", list(range(target, target + length)), f"    {view} = {term}",
                                 f"    {view} += {term}"))
@@ -844,8 +879,11 @@ class BatchedGraph:
         np = self._np
         try:
             cells = np.array(batch, dtype=object)
-        except ValueError as error:  # ragged rows
-            raise ValueError(f"{where}: batch must be a (B, {len(self.inputs)}) table of numbers: {error}") from None
+        except ValueError:  # rows numpy cannot even line up
+            cells = None
+        if cells is None or (cells.ndim == 1 and any(isinstance(c, (list, tuple)) for c in cells.tolist())):
+            raise ValueError(f"{where}: batch must have shape (B, {len(self.inputs)}) with B >= 1 (one column "
+                             "per input), got rows of different lengths")
         flat = cells.ravel().tolist()
         try:
             numbers = [ops.to_float(v, "") for v in flat]
