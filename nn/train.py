@@ -799,7 +799,11 @@ def fit(
     and replays it: the same numbers bit for bit, several times faster (not for ``"bce"`` or a
     callable); ``"batched"`` runs one sample's graph over the whole batch with numpy
     (``autograd.compile_batched``): the same results to ~1e-12, far faster on large batches;
-    every named loss, and callable losses that are a mean over samples.
+    every named loss, and callable losses that are a mean over samples.  There numpy ``X``
+    (N, F) and ``y`` ((N,) or (N, k)) stay arrays, and the parameters train in one float64
+    vector with the optimizer's array twin: ``Value.data`` is read when fit starts, written
+    after every epoch (before validation and the callbacks, whose edits are read back) and
+    when fit returns or raises; during an epoch it holds the last written values.
     """
     where = "fit()"
     backend = _choose_backend(backend, compiled, where)  # type: ignore[assignment]
