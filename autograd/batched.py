@@ -143,15 +143,9 @@ def _signed_zero_products(Z: Any, W: Any, X: Any, B: Any) -> None:
 
 
 def _product(a: Any, b: Any, out: Any = None) -> Any:
-    """The 2-D matrix product a @ b with eager's IEEE results: numpy's dot (BLAS) when both
-    operands are finite; else each product formed and summed, because BLAS may skip a zero
-    factor (0 x inf would be 0 there, not nan).  A sum that overflows only takes the slow path."""
-    import numpy as np
-
-    result = np.dot(a, b, out=out)  # 2-D: dot is matmul with less overhead per call
-    if math.isfinite(a.sum()) and math.isfinite(b.sum()):
-        return result
-    exact = (a[:, :, None] * b[None, :, :]).sum(axis=1, initial=-0.0)  # in order, from -0.0 as eager's sum
+    """The 2-D matrix product a @ b as eager computes it: each product formed, then summed in
+    order from -0.0 (BLAS may skip a zero factor, so 0 x inf there would be 0, not nan)."""
+    exact = (a[:, :, None] * b[None, :, :]).sum(axis=1, initial=-0.0)
     if out is None:
         return exact
     out[...] = exact
@@ -196,7 +190,7 @@ def _array_namespace(np: Any, gen: _Codegen) -> dict[str, Any]:
         "_logsumexp_rows": _logsumexp_rows,
         "_batch_sum_products": _batch_sum_products,
         "_signed_zero_products": _signed_zero_products,
-        "_matmul": _product,
+        "_matmul": np.dot,  # every product here is 2-D: dot is matmul with less overhead per call
         "_np_broadcast": np.broadcast_to,
         "_stack": lambda arrays: np.stack(np.broadcast_arrays(*arrays)),
     }
@@ -320,6 +314,7 @@ class BatchedGraph:
         self._V: Any = None
         self._GV: Any = None
         self._batch = 0
+        self._finite = True  # the last forward met no inf or nan
         self.read_params()
 
     @property
@@ -410,10 +405,16 @@ class BatchedGraph:
         source += self._settle(bwd, self._param_dependent)
         namespace.update(self._constants)  # settling adds index constants
         self.source = "\n".join(source) + "\n"
-        exec(compile(self.source, "<autograd.compile_batched>", "exec"), namespace)
+        code = compile(self.source, "<autograd.compile_batched>", "exec")
+        exec(code, namespace)
         self._forward_code = namespace["_forward"]
         self._backward_code = namespace["_backward"]
         self._backward_params_code = namespace["_backward_params"]
+        # The same code with every matrix product summed one product at a time, for batches
+        # where a buffer holds inf or nan: BLAS may skip a zero factor, so 0 x inf would be 0.
+        exact = {**namespace, "_matmul": _product}
+        exec(code, exact)
+        self._exact = (exact["_forward"], exact["_backward"], exact["_backward_params"])
 
     def _settle(self, groups: list[tuple[_Group, list]], needed: set[int] | None) -> list[str]:
         """The backward body: scatters resolved to assignments or additions in visiting order.
@@ -630,12 +631,18 @@ class BatchedGraph:
             value = f"{buffer}[{self._index(rows, 'S', broadcast=False)}].sum(axis=0, initial=-0.0)"
         fwd = [f"    # group {k}: 1 x {rule.name} (arity {arity}, {len(runs)} runs of rows)", f"    {out} = {value}"]
         bwd: list = [f"    # group {k}: 1 x {rule.name} ({len(runs)} runs of rows)", f"    g = G{out}"]
+        terms: dict[str, str] = {}  # a run's term by its text: dot(w, w)'s two sides give the same one
         for target, source, length in runs:
             local = source if isinstance(source, str) else f"{buffer}[{source}:{source + length}]"
             if buffer == "C":  # shared leaves: the batch sum of each sample's g x local
                 term = "g.sum(axis=1, keepdims=True)" if local == "1.0" else f"_batch_sum_products(g, {local})"
             else:
                 term = "g" if local == "1.0" else f"g * {local}"
+            if [r for r in runs if r[1:] == (source, length)][1:] and term != "g":  # used again: compute once
+                if term not in terms:
+                    terms[term] = f"T{len(terms)}"
+                    bwd.append(f"    {terms[term]} = {term}")
+                term = terms[term]
             view = f"G{buffer}[{target}:{target + length}]"
             bwd.append(_Scatter(f"G{buffer}", list(range(target, target + length)), f"    {view} = {term}",
                                 f"    {view} += {term}"))
@@ -748,7 +755,8 @@ class BatchedGraph:
             if len(self._per_batch) >= 4:
                 self._per_batch.clear()
             np = self._np
-            buffers = self._per_batch[batch] = (np.empty((self._shape[0], batch)), np.empty((self._shape[0], batch)))
+            # zeros: rows a backward leaves alone stay finite for its check of the whole buffer
+            buffers = self._per_batch[batch] = (np.zeros((self._shape[0], batch)), np.zeros((self._shape[0], batch)))
         self._V, self._GV = buffers
         self._batch = batch
         return self._V
@@ -759,20 +767,17 @@ class BatchedGraph:
         ``read_params``: copy every shared leaf's ``Value.data`` into ``parameters`` first
         (False: compute with ``parameters`` as they are, as a trainer that updates them does).
         """
-        np = self._np
         data = self._as_batch(batch)
         V = self._use_batch(data.shape[0])
         V[: len(self.inputs)] = data.T
         if read_params:
             self.read_params()
-        with np.errstate(all="ignore"):
-            self._forward_code(V, self._C)
+        self._run_forward(V)
         return self.values(self.root)
 
     def _run(self, blocks: Sequence[Any], *, read_params: bool) -> Any:
         """forward() on the input columns given as blocks side by side ((B, n_j) arrays of
         real numbers, already validated), each written straight into the buffer."""
-        np = self._np
         V = self._use_batch(blocks[0].shape[0])
         offset = 0
         for block in blocks:
@@ -782,9 +787,17 @@ class BatchedGraph:
             raise ValueError(f"BatchedGraph: {offset} input columns given for {len(self.inputs)} inputs")
         if read_params:
             self.read_params()
-        with np.errstate(all="ignore"):
-            self._forward_code(V, self._C)
+        self._run_forward(V)
         return self.values(self.root)
+
+    def _run_forward(self, V: Any) -> None:
+        np, C = self._np, self._C
+        with np.errstate(all="ignore"):
+            self._forward_code(V, C)
+            # one check of every buffer instead of one per matrix product: all finite, or again exactly
+            self._finite = math.isfinite(V.sum()) and math.isfinite(C.sum())
+            if not self._finite:
+                self._exact[0](V, C)
 
     def _row_block(self, nodes: Sequence[Value]) -> Any:
         """An index of V selecting ``nodes``' rows (a slice when consecutive), or None if one
@@ -834,15 +847,14 @@ class BatchedGraph:
         if self._V is None:
             raise RuntimeError("BatchedGraph.backward(): call forward(batch) first")
         V, C, GV, GC = self._V, self._C, self._GV, self._GC
-        root = self._rows[id(self.root)]
-        if id(self.root) in self._varying:
-            GV[root] = 1.0
-        else:
-            GC[root, 0] = float(self._batch)  # the root is the same for every sample
+        self._seed_root(GV, GC)
         code = self._backward_code if input_grads else self._backward_params_code
         grads = self.param_grads
         with np.errstate(all="ignore"):
             code(V, C, GV, GC)
+            if not (self._finite and math.isfinite(GV.sum())):  # a product may have met inf or nan
+                self._seed_root(GV, GC)
+                self._exact[1 if input_grads else 2](V, C, GV, GC)
             np.multiply(GC[: len(self.params), 0], scale, out=grads)
             np.add(grads, 0.0, out=grads)  # eager's sums start from +0.0: a zero gradient is +0.0
         if accumulate:
@@ -851,6 +863,13 @@ class BatchedGraph:
         if not input_grads:
             return None
         return np.add(GV[: len(self.inputs)].T, 0.0)  # a fresh (B, inputs) array; -0.0 as eager's +0.0
+
+    def _seed_root(self, GV: Any, GC: Any) -> None:
+        root = self._rows[id(self.root)]
+        if id(self.root) in self._varying:
+            GV[root] = 1.0
+        else:
+            GC[root, 0] = float(self._batch)  # the root is the same for every sample
 
     def _as_batch(self, batch: ArrayLike) -> NDArray[np.float64]:
         """``batch`` as float64, accepting what ``Value()`` accepts (real numbers: ints, floats,
