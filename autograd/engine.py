@@ -3,34 +3,55 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Callable, Sequence
 
+from . import mode as _mode
 from . import ops
-from . import value as _value
 from .ops import to_float
 from .value import Value, _leaf, make
+
+# Backward calls (and gradients()) run one at a time: two threads backpropagating into shared
+# leaves then give each leaf the exact sum of both calls' contributions, as PyTorch guarantees.
+# Reentrant, so a micrograd-style _backward closure may call backward itself.  Walks that only
+# read (topological_order, to_dot, compile_graph, pickling) never take it.
+_backward_lock = threading.RLock()
 
 
 def topological_order(root: Value, *, include_leaves: bool = False) -> list[Value]:
     """Nodes reachable from ``root``, every node after all of its parents.
 
     Iterative depth-first search: no recursion, so a chain of 10**6 ops is fine.
-    Leaves are listed only with ``include_leaves=True`` (backward has nothing to propagate
-    to them); then they come first, in the order they are first met.  It is backward's own
-    walk, with every ``.grad`` it marks put back as it was.
+    Leaves are listed only with ``include_leaves=True``; then they come first, in the order
+    they are first met.  It only reads the graph (its visited set is its own), so it is safe
+    to call while another thread runs backward on the same graph.
     """
     if root._rule is None:
         return [root] if include_leaves else []
     leaves: list[Value] = []
-    leaf_grads: list[Any] = []
-    interior: list[Any] = []  # node, grad, node, grad, ... as the walk marks them
-    try:
-        order = _walk_for_backward(root, leaves, leaf_grads, interior)
-    finally:  # also after a KeyboardInterrupt half-way: every marked grad is put back
-        for i in range(0, len(interior), 2):
-            interior[i].grad = interior[i + 1]
-        for leaf, previous in zip(leaves, leaf_grads):
-            leaf.grad = previous
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _POST:
+            order.append(stack.pop())
+            continue
+        if node in seen:  # pushed by two children before it was expanded
+            continue
+        seen.add(node)
+        stack.append(node)
+        stack.append(_POST)
+        parents = node.parents
+        # The order backward's walk uses: a unary or binary node's first parent is expanded
+        # first; a fused node's parents are pushed in order, so its last is expanded first.
+        for parent in parents if node._rule.arity == -1 else reversed(parents):
+            if parent not in seen:
+                if parent._rule is None:
+                    seen.add(parent)
+                    leaves.append(parent)
+                else:
+                    stack.append(parent)
     return leaves + order if include_leaves else order
 
 
@@ -120,12 +141,23 @@ def _propagate(root: Value, seed: Any, step: Callable[[Value], None] | None) -> 
     """
     leaves: list[Value] = []
     saved: list[Any] = []
-    order = _walk_for_backward(root, leaves, saved)
-    for node in order:
-        node.grad = 0.0
-    for leaf in leaves:
-        leaf.grad = 0.0
-    root.grad = seed
+    try:
+        order = _walk_for_backward(root, leaves, saved)
+        for node in order:
+            node.grad = 0.0
+        for leaf in leaves:
+            leaf.grad = 0.0
+        root.grad = seed
+        _chain(order, step)
+    except BaseException:  # a failed (or interrupted) backward leaves every leaf as it was
+        for leaf, previous in zip(leaves, saved):
+            leaf.grad = previous
+        raise
+    return leaves, saved
+
+
+def _chain(order: list[Value], step: Callable[[Value], None] | None) -> None:
+    """The chain rule over ``order`` from the root back: each node adds grad x local into its parents."""
     for node in reversed(order):
         if step is not None:
             step(node)
@@ -145,7 +177,6 @@ def _propagate(root: Value, seed: Any, step: Callable[[Value], None] | None) -> 
                 parent.grad += g * local
         else:
             a.grad += g * node._da
-    return leaves, saved
 
 
 def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
@@ -192,7 +223,7 @@ def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
 def _step_for(root: Value, create_graph: bool) -> Callable[[Value], None] | None:
     """This call's step: None (the inline float step) unless create_graph or detect_anomaly asks."""
     local_grads_of = _graph_local_grads(root) if create_graph else float_local_grads
-    check = _value._Mode.anomaly_step
+    check = _mode.anomaly_step()
     if check is not None:  # detect_anomaly() is on: its step checks every contribution
         return check(local_grads_of)
     return chain_step(local_grads_of) if create_graph else None
@@ -212,12 +243,13 @@ def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> Non
         seed: Any = grad if isinstance(grad, Value) else _leaf(to_float(grad, "backward() grad"))
     else:
         seed = to_float(grad, "backward() grad")
-    if root._rule is None:  # a leaf: nothing to propagate
-        root.grad = root.grad + seed
-        return
-    leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
-    for leaf, previous in zip(leaves, saved):
-        leaf.grad = previous + leaf.grad  # leaves accumulate across calls
+    with _backward_lock:
+        if root._rule is None:  # a leaf: nothing to propagate
+            root.grad = root.grad + seed
+            return
+        leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
+        for leaf, previous in zip(leaves, saved):
+            leaf.grad = previous + leaf.grad  # leaves accumulate across calls
 
 
 def gradients(
@@ -230,19 +262,20 @@ def gradients(
     when given, is called right after each node's chain-rule step, while ``.grad`` holds the
     gradients so far (this call's contributions only): how animate_backward draws each step.
     """
-    nodes = topological_order(root, include_leaves=True)
-    before = [node.grad for node in nodes]
-    try:
-        if root._rule is None:
-            return {root: seed}
-        step = _step_for(root, create_graph)
-        if observe is not None:
-            step = _observed(step or chain_step(float_local_grads), observe)
-        _propagate(root, seed, step)
-        return {node: node.grad for node in nodes}
-    finally:
-        for node, previous in zip(nodes, before):
-            node.grad = previous
+    if root._rule is None:
+        return {root: seed}
+    step = _step_for(root, create_graph)
+    if observe is not None:
+        step = _observed(step or chain_step(float_local_grads), observe)
+    with _backward_lock:
+        nodes = topological_order(root, include_leaves=True)
+        before = [node.grad for node in nodes]
+        try:
+            _propagate(root, seed, step)
+            return {node: node.grad for node in nodes}
+        finally:
+            for node, previous in zip(nodes, before):
+                node.grad = previous
 
 
 def _argnums_tuple(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -331,11 +364,11 @@ class set_grad_mode(contextlib.ContextDecorator):
         return set_grad_mode(self.enabled)  # a fresh instance per decorated call: recursion nests
 
     def __enter__(self) -> set_grad_mode:
-        self._previous.append(_value.set_grad_enabled(self.enabled))
+        self._previous.append(_mode.set_grad_enabled(self.enabled))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _value.set_grad_enabled(self._previous.pop())
+        _mode.set_grad_enabled(self._previous.pop())
 
 
 class no_grad(set_grad_mode):
@@ -355,4 +388,4 @@ class no_grad(set_grad_mode):
         return self
 
 
-is_grad_enabled = _value.grad_enabled
+is_grad_enabled = _mode.grad_enabled

@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from . import mode as _mode
 from . import ops
 from .ops import Op, is_real, to_float
 
 _new = object.__new__
 
 
-# Method factories: each operator and named function of Value is one row applied through the
-# current node makers (looked up at call time, so no_grad() and detect_anomaly() apply).
+# Method factories: Value's operators and named methods are made from the rows (see _install
+# at the end), each applying its row through the current node makers of autograd.mode.
 
-def _operator(rule: Op) -> Callable[[Value, Any], Value]:
-    """``self <op> other``; numbers on the right become constant leaves."""
+def _operator(rule: Op) -> Callable[..., Value]:
+    """``self <op> other``; numbers on the right become constant leaves, or pick the row's
+    ``right_constant`` row (``x ** 2`` is the ``**2`` row)."""
+    with_constant = rule.right_constant
 
-    def method(self: Value, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(rule, self, other)
+    if with_constant is None:
+        def method(self: Value, other: Any) -> Value:
+            if other.__class__ is not Value:
+                other = _operand(other)
+                if other is NotImplemented:
+                    return NotImplemented
+            return _mode.make2(rule, self, other)
 
-    return method
+        return method
+
+    def method_with_constant(self: Value, other: Any, modulo: None = None) -> Value:
+        if modulo is not None:
+            raise TypeError(f"{rule.name} of a Value does not take a modulo argument")
+        cls = other.__class__
+        if cls is float or cls is int:  # x**2 in every squared loss: skip the generic checks
+            return _mode.make1(with_constant(to_float(other, f"{rule.name} operand")), self)
+        if isinstance(other, Value):
+            return _mode.make2(rule, self, other)
+        if is_real(other):
+            return _mode.make1(with_constant(to_float(other, f"{rule.name} operand")), self)
+        return NotImplemented
+
+    return method_with_constant
 
 
 def _reflected(rule: Op) -> Callable[[Value, Any], Value]:
@@ -34,20 +51,43 @@ def _reflected(rule: Op) -> Callable[[Value, Any], Value]:
         other = _operand(other)
         if other is NotImplemented:
             return NotImplemented
-        return _make2(rule, other, self)
+        return _mode.make2(rule, other, self)
 
     return method
 
 
 def _unary_method(rule: Op) -> Callable[[Value], Value]:
     def method(self: Value) -> Value:
-        return _make1(rule, self)
+        return _mode.make1(rule, self)
 
-    method.__name__ = method.__qualname__ = rule.name
     return method
 
 
-class Value:
+def _named_method(rule: Op) -> Callable[..., Value]:
+    """``Value.<name>(*others)`` for a public row: this Value is the first input."""
+    if rule.arity == 1:
+        return _unary_method(rule)
+    if rule.arity == 2:
+        def method(self: Value, other: Any) -> Value:
+            return _mode.make2(rule, self, _as_value(other, rule.name))
+
+        return method
+
+    def method_n(self: Value, *others: Any) -> Value:
+        if rule.arity >= 0 and len(others) != rule.arity - 1:
+            raise TypeError(f"Value.{rule.name}() takes {rule.arity - 1} other operands, got {len(others)}")
+        return _mode.make(rule, (self, *[_as_value(o, rule.name) for o in others]))
+
+    return method_n
+
+
+if TYPE_CHECKING:  # what type checkers see of the generated operators and methods
+    from ._operators import ValueOperators as _Generated
+else:
+    _Generated = object
+
+
+class Value(_Generated):
     """A scalar that remembers how it was computed, so gradients can flow back to its inputs.
 
     Storage is one object per node: ``_a``/``_b`` are the parents and ``_da``/``_db`` the
@@ -169,7 +209,9 @@ class Value:
         # Pickle and deepcopy without recursing along the graph (a 10**4-deep chain would
         # overflow the stack): the node's ancestry is flattened into records that name
         # rows, not functions, and leaves are stored as Values so that sharing is kept.
-        return (_rebuild, (_flatten(self),))
+        from .copying import flatten, rebuild
+
+        return (rebuild, (flatten(self),))
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -181,41 +223,8 @@ class Value:
 
         return repr_mimebundle(self, include=include, exclude=exclude)
 
-    # -- number protocol: every operator is a row of the rule table --------------------
-    __add__ = _operator(ops.ADD)
-    __radd__ = _reflected(ops.ADD)
-    __sub__ = _operator(ops.SUB)
-    __rsub__ = _reflected(ops.SUB)
-    __mul__ = _operator(ops.MUL)
-    __rmul__ = _reflected(ops.MUL)
-    __truediv__ = _operator(ops.DIV)
-    __rtruediv__ = _reflected(ops.DIV)
-    __rpow__ = _reflected(ops.POW)
-
-    def __pow__(self, other: Any, modulo: None = None) -> Value:
-        if modulo is not None:
-            raise TypeError("** (pow) of a Value does not take a modulo argument")
-        cls = other.__class__
-        if cls is float or cls is int:  # x**2 in every squared loss: skip the generic checks
-            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
-        if isinstance(other, Value):
-            return _make2(ops.POW, self, other)
-        if is_real(other):
-            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
-        return NotImplemented
-
-    __neg__ = _unary_method(ops.NEG)
-    __abs__ = _unary_method(ops.ABS)
-
-    # -- functions: one per named row (tests/autograd/test_registry.py checks the list) ----
-    relu = _unary_method(ops.RELU)
-    tanh = _unary_method(ops.TANH)
-    sigmoid = _unary_method(ops.SIGMOID)
-    exp = _unary_method(ops.EXP)
-    log = _unary_method(ops.LOG)
-    sqrt = _unary_method(ops.SQRT)
-    abs = _unary_method(ops.ABS)
-    softplus = _unary_method(ops.SOFTPLUS)
+    # Operators (``__add__``/``__radd__`` ... from each row's ``operator``) and named methods
+    # (``relu()``, ``tanh()``, ... one per public row) are made from the rows: see _install below.
 
     # -- gradients -----------------------------------------------------------------------
     def backward(self, grad: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -246,6 +255,23 @@ def _leaf(data: float) -> Value:
     return node
 
 
+def assemble(rule: Op, parents: tuple[Value, ...], local_grads: tuple, data: float) -> Value:
+    """A node of ``rule`` over ``parents`` with the given local derivatives and data, laid out as
+    the makers lay it out (for code that rebuilds graphs: unpickling)."""
+    node = _leaf(data)
+    node._rule = rule
+    if rule.arity in (1, 2) and rule.forward is not None and len(parents) == rule.arity:
+        node._a = parents[0]
+        node._da = local_grads[0]
+        if rule.arity == 2:
+            node._b = parents[1]
+            node._db = local_grads[1]
+    else:
+        node._a = parents
+        node._da = local_grads
+    return node
+
+
 def _as_value(x: Any, where: str) -> Value:
     if isinstance(x, Value):
         return x
@@ -265,8 +291,8 @@ def _operand(x: Any) -> Value | Any:
 
 
 # -- node makers: the only code that builds interior nodes ---------------------------------
-# Three variants are swapped in and out as module globals by no_grad() / detect_anomaly(),
-# so the operators above pay nothing for modes that are off.
+# autograd.mode decides which of them (recording or constant, wrapped by detect_anomaly's
+# checks or not) the operators call: see its docstring.
 
 def _record1(rule: Op, a: Value) -> Value:
     x = a.data
@@ -325,74 +351,9 @@ def _constantn(rule: Op, parents: tuple[Value, ...]) -> Value:
     return _leaf(rule.forward(*[p.data for p in parents]))
 
 
-def _modal1(rule: Op, a: Value) -> Value:
-    return (_record1 if getattr(_thread, "grad_enabled", True) else _constant1)(rule, a)
-
-
-def _modal2(rule: Op, a: Value, b: Value) -> Value:
-    return (_record2 if getattr(_thread, "grad_enabled", True) else _constant2)(rule, a, b)
-
-
-def _modaln(rule: Op, parents: tuple[Value, ...]) -> Value:
-    return (_recordn if getattr(_thread, "grad_enabled", True) else _constantn)(rule, parents)
-
-
-RECORDING = (_record1, _record2, _recordn)
-MODAL = (_modal1, _modal2, _modaln)
-_make1, _make2, _maken = RECORDING
-
-# Grad mode is per thread, as in PyTorch: no_grad() in one thread never turns recording off
-# in another.  It costs the operators nothing while every thread records: the module-global
-# makers above are the plain recording ones then.  Only while some thread has recording
-# off are they swapped for the MODAL ones, which read the thread's own switch on each op.
-_thread = threading.local()
-_lock = threading.Lock()
-
-
-class _Mode:
-    """Process-wide state behind the makers (changed only under ``_lock``)."""
-
-    threads_without_grad = 0
-    # Set by autograd.anomaly while detect_anomaly() is active (process-wide, as PyTorch's):
-    # wraps a triple of makers, and gives backward its checking step.
-    anomaly_wrapper: Callable[[tuple], tuple] | None = None
-    anomaly_step: Callable[..., Any] | None = None
-
-
-def grad_enabled() -> bool:
-    """Whether ops in this thread record their parents (False inside no_grad())."""
-    return getattr(_thread, "grad_enabled", True)
-
-
-def set_grad_enabled(enabled: bool) -> bool:
-    """Turn recording on or off for this thread; returns the previous setting."""
-    enabled = bool(enabled)
-    previous = getattr(_thread, "grad_enabled", True)
-    if enabled is previous:
-        return previous
-    with _lock:
-        _thread.grad_enabled = enabled
-        _Mode.threads_without_grad += -1 if enabled else 1
-        _refresh_makers()
-    return previous
-
-
-def _refresh_makers() -> None:
-    """Install the cheapest makers that are right for every thread (call with ``_lock`` held)."""
-    global _make1, _make2, _maken
-    makers = RECORDING if _Mode.threads_without_grad == 0 else MODAL
-    if _Mode.anomaly_wrapper is not None:
-        makers = _Mode.anomaly_wrapper(makers)
-    _make1, _make2, _maken = makers
-
-
-def make(rule: Op, parents: tuple[Value, ...]) -> Value:
-    """Apply ``rule`` to parent Values under the current mode (used by fused ops)."""
-    if rule.arity == 1:
-        return _make1(rule, parents[0])
-    if rule.arity == 2:
-        return _make2(rule, parents[0], parents[1])
-    return _maken(rule, parents)
+_mode.install_makers((_record1, _record2, _recordn), (_constant1, _constant2, _constantn))
+grad_enabled = _mode.grad_enabled
+make = _mode.make
 
 
 # -- fused n-ary ops ----------------------------------------------------------------------------
@@ -418,7 +379,7 @@ def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
             return _apply_other_type(ops.DOT, parents, error)
     if not parents:
         return _leaf(0.0)
-    return _maken(ops.DOT, parents)
+    return _mode.maken(ops.DOT, parents)
 
 
 def logsumexp(values: Any) -> Value:
@@ -441,7 +402,7 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
             return _apply_other_type(rule, values, error)
     if not values:
         return _leaf(empty)
-    return _maken(rule, values if values.__class__ is tuple else tuple(values))
+    return _mode.maken(rule, values if values.__class__ is tuple else tuple(values))
 
 
 def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
@@ -468,82 +429,30 @@ def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
     raise error
 
 
-# -- pickling and copying -------------------------------------------------------------------------
+# -- operators and methods from the rows ------------------------------------------------------
 
-def _flatten(root: Value) -> tuple[Any, ...]:
-    """``root``'s graph as records, parents first: a leaf is the Value itself (pickled as a
-    leaf: data, grad, label, attributes); an interior node is (row name, parent indices,
-    local derivatives, data, grad, label, attributes)."""
-    from .engine import topological_order
-
-    nodes = topological_order(root, include_leaves=True)
-    index = {node: i for i, node in enumerate(nodes)}
-    records: list[Any] = []
-    for node in nodes:
-        if node._rule is None:
-            records.append(node if node is not root else _leaf_record(node))
-            continue
-        records.append((
-            node._rule.name, tuple(index[p] for p in node.parents), node._da, node._db,
-            node.data, node.grad, node.label, _attributes(node),
-        ))
-    return tuple(records)
-
-
-def _attributes(node: Value) -> dict[str, Any] | None:
-    """The node's own attributes besides its label (stored apart in the record), None when it has none."""
-    attributes = {k: v for k, v in vars(node).items() if k != "_label"}
-    return attributes or None
+def _install(rule: Op) -> None:
+    """Value's operator for ``rule`` (``__add__`` and ``__radd__``, ``__neg__``) and its method
+    (``Value.tanh``) for a public row; the sequence-taking function of a built-in n-ary row."""
+    names: list[tuple[str, Callable[..., Value]]] = []
+    if rule.operator is not None:
+        if rule.arity == 1:
+            names.append((f"__{rule.operator}__", _unary_method(rule)))
+        else:
+            names.append((f"__{rule.operator}__", _operator(rule)))
+            names.append((f"__r{rule.operator}__", _reflected(rule)))
+    if rule.method:
+        names.append((rule.name, _named_method(rule)))
+    for name, method in names:
+        method.__name__ = name
+        method.__qualname__ = f"Value.{name}"  # pickle finds bound methods (nn's activations) by it
+        method.__doc__ = f"Apply the row {rule.name!r} of the rule table (autograd.ops)."
+        setattr(Value, name, method)
+    if rule.public and rule.arity == -1 and not rule.method:
+        # The built-in fused rows' functions take a sequence and make one node: this module's
+        # sum(values), dot(ws, xs, bias) and logsumexp(values).
+        ops.FUNCTIONS[rule.name] = globals()[rule.name]
 
 
-def _leaf_record(node: Value) -> tuple[Any, ...]:
-    return ("", (), None, None, node.data, node.grad, node.label, _attributes(node))
-
-
-def _rebuild(records: tuple[Any, ...]) -> Value:
-    nodes: list[Value] = []
-    for record in records:
-        if isinstance(record, Value):
-            nodes.append(record)
-            continue
-        name, parent_indices, da, db, data, grad, label, attributes = record
-        node = _leaf(data)
-        node.grad = grad
-        node.label = label
-        if parent_indices:
-            node._rule = ops.row_named(name)
-            parents = tuple(nodes[i] for i in parent_indices)
-            if node._rule.arity in (1, 2) and node._rule.forward is not None:
-                node._a = parents[0]
-                node._b = parents[1] if len(parents) == 2 else None
-            else:
-                node._a = parents
-            node._da, node._db = da, db
-        if attributes:
-            vars(node).update(attributes)
-        nodes.append(node)
-    return nodes[-1]
-
-
-# -- methods for rows registered later (autograd.defop) ---------------------------------------------
-
-def _install_method(rule: Op) -> None:
-    """``Value.<rule.name>()``: apply the row to this Value (and the other operands)."""
-    method: Callable[..., Value]
-    if rule.arity == 1:
-        method = _unary_method(rule)
-    elif rule.arity == 2:
-        def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
-            return _make2(rule, self, _as_value(other, rule.name))
-    else:
-        def method(self: Value, *others: Any) -> Value:  # type: ignore[misc]
-            if rule.arity >= 0 and len(others) != rule.arity - 1:
-                raise TypeError(f"Value.{rule.name}() takes {rule.arity - 1} other operands, got {len(others)}")
-            return make(rule, (self, *[_as_value(o, rule.name) for o in others]))
-    method.__name__ = method.__qualname__ = rule.name
-    method.__doc__ = f"Apply the op {rule.name!r} (registered with autograd.defop)."
-    setattr(Value, rule.name, method)
-
-
-ops._method_installers.append(_install_method)
+ops.on_register(_install)
 ops._name_checks.append(lambda name: hasattr(Value, name))

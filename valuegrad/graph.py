@@ -7,7 +7,7 @@ import ast
 import operator
 import os
 import sys
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from autograd import ops
 from autograd.animate import animate_backward
@@ -16,9 +16,32 @@ from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
 from valuegrad import options
 
-FUNCTIONS: dict[str, Callable[..., Any]] = ops.FUNCTIONS
-"""The functions an expression may call: the rule table's named functions (the same dict, so an
-op registered later with ``autograd.defop`` is callable at once); each takes floats or Values."""
+
+class _Functions(Mapping[str, Callable[..., Any]]):
+    """The functions an expression may call: the rule table's named functions, read live from
+    ``ops.FUNCTIONS`` (so an op registered later with ``autograd.defop`` is callable at once),
+    without the fused ones that take a sequence (``sum``, ``dot``, ``logsumexp``)."""
+
+    def _callable(self, name: str) -> bool:
+        rule = ops.RULES.get(name)
+        return name in ops.FUNCTIONS and (rule is None or rule.arity != -1 or rule.method)
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if not self._callable(name):
+            raise KeyError(name)
+        return ops.FUNCTIONS[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in ops.FUNCTIONS if self._callable(name)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._callable(name)
+
+
+FUNCTIONS: Mapping[str, Callable[..., Any]] = _Functions()
 
 
 def _arity(name: str) -> int:

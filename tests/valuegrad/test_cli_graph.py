@@ -335,7 +335,7 @@ def test_cli_constant_expression_has_no_variables(tmp_path, capsys):
 def test_functions_are_the_rule_tables_named_functions(tmp_path, capsys):
     from autograd import ops
 
-    assert graph.FUNCTIONS is ops.FUNCTIONS
+    assert dict(graph.FUNCTIONS) == {n: f for n, f in ops.FUNCTIONS.items() if n not in ("sum", "dot", "logsumexp")}
     assert evaluate_expression("softplus(x)", {"x": 1.0}) == ops.softplus(1.0)
     assert cli(["softplus(x)", "--x", "1", "-o", str(tmp_path / "s.gv")]) == 0
     assert capsys.readouterr().out.splitlines()[2] == f"  d/dx = {ops.sigmoid(1.0)!r}"
