@@ -193,6 +193,14 @@ def _flogsumexp(*xs: float) -> float:
     return m + math.log(math.fsum([math.exp(x - m) for x in xs]))
 
 
+def _fsin(x: float) -> float:
+    return math.sin(x) if x - x == 0.0 else nan  # x - x is nan for ±inf and nan
+
+
+def _fcos(x: float) -> float:
+    return math.cos(x) if x - x == 0.0 else nan
+
+
 def _fsech2(x: float) -> float:
     """sech(x)**2 = 1 - tanh(x)**2, computed from x: exact where 1 - tanh**2 cancels.
 
@@ -444,6 +452,9 @@ ABS = register(Op("abs", 1, math.fabs, lambda x, out: (sign(x),), array=lambda n
 # softplus' = sigmoid exactly (also at 0), so BCE with logits, softplus(z) - z*y, has the
 # gradient sigmoid(z) - y without a branch on the data.
 SOFTPLUS = register(Op("softplus", 1, _fsoftplus, lambda x, out: (sigmoid(x),), array=_asoftplus, public=True))
+# sin(±inf) is nan (math.sin raises there); each row's derivative is the other's dispatching function.
+SIN = register(Op("sin", 1, _fsin, lambda x, out: (cos(x),), array=lambda np, x: np.sin(x), public=True))
+COS = register(Op("cos", 1, _fcos, lambda x, out: (-sin(x),), array=lambda np, x: np.cos(x), public=True))
 # Helpers that appear inside other rows' derivatives (relu, abs, **).  Being rows themselves,
 # they make second derivatives through those ops exact.  step and sign are piecewise
 # constant: derivative 0.  pow_dx(x, y) and pow_dy(x, y) = d(x**y)/dx and /dy on the reals.
@@ -531,6 +542,8 @@ pow_dy: Callable[..., Any] = POW_DY.function
 sqrt: Callable[..., Any] = SQRT.function
 relu: Callable[..., Any] = RELU.function
 softplus: Callable[..., Any] = SOFTPLUS.function
+sin: Callable[..., Any] = SIN.function
+cos: Callable[..., Any] = COS.function
 abs: Callable[..., Any] = ABS.function  # noqa: A001 - shadows the builtin on purpose; kept out of __all__
 
 BUILTIN_ROWS = frozenset(RULES)
