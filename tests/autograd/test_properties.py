@@ -210,7 +210,7 @@ def test_properties_assert_gradients_match_reports_the_wrong_input():
 
 def test_properties_expressions_validate_arguments():
     with pytest.raises(ValueError, match="unknown ops"):
-        expressions(ops=("sin",))
+        expressions(ops=("tan",))
     with pytest.raises(ValueError, match="min_nodes"):
         expressions(min_nodes=5, max_nodes=2)
 
