@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 from . import mode as _mode
 from . import ops
 from .ops import to_float
-from .value import Value, _leaf, make
+from .value import Value, _leaf, is_constant, make
 
 # Backward calls (and gradients()) run one at a time: two threads backpropagating into shared
 # leaves then give each leaf the exact sum of both calls' contributions, as PyTorch guarantees.
@@ -89,8 +89,8 @@ def _walk_for_backward(
         node.grad = mark
         push(node)
         push(_POST)
-        a = node._a
-        b = node._b
+        a = node._x
+        b = node._y
         # Parents are pushed last-first (b before a), so the first parent is expanded first.
         # The leaf bookkeeping is written out per storage shape on purpose: a loop over a
         # tuple of parents (or a helper call) makes this walk 20-40% slower on 10**5 nodes.
@@ -137,7 +137,7 @@ def _propagate(root: Value, seed: Any, step: Callable[[Value], None] | None) -> 
     second call adds exactly the same number (no cancellation against the first call's).
     ``step(node)``, when given, does one node's chain-rule step (create_graph, anomaly
     checks); the inline float step below is the fast path.  A micrograd-style node (no
-    local derivatives: ``_da is None``) runs its own ``_backward`` closure.
+    local derivatives: ``_dx is None``) runs its own ``_backward`` closure.
     """
     leaves: list[Value] = []
     saved: list[Any] = []
@@ -163,27 +163,27 @@ def _chain(order: list[Value], step: Callable[[Value], None] | None) -> None:
             step(node)
             continue
         g = node.grad
-        a = node._a
-        b = node._b
+        a = node._x
+        b = node._y
         if b is not None:
-            a.grad += g * node._da
-            b.grad += g * node._db
+            a.grad += g * node._dx
+            b.grad += g * node._dy
         elif a.__class__ is tuple:
-            local_grads = node._da
+            local_grads = node._dx
             if local_grads is None:
                 node._backward()
                 continue
             for parent, local in zip(a, local_grads):
                 parent.grad += g * local
         else:
-            a.grad += g * node._da
+            a.grad += g * node._dx
 
 
 def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
     """A chain-rule step taking its local derivatives from ``local_grads_of(node)``."""
 
     def step(node: Value) -> None:
-        if node._da is None and node._rule.forward is None:  # micrograd-style: its own closure
+        if node._dx is None and node._rule.forward is None:  # micrograd-style: its own closure
             node._backward()
             return
         g = node.grad
@@ -249,7 +249,10 @@ def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> Non
             return
         leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
         for leaf, previous in zip(leaves, saved):
-            leaf.grad = previous + leaf.grad  # leaves accumulate across calls
+            total = previous + leaf.grad  # leaves accumulate across calls
+            if create_graph and is_constant(leaf):  # no gradient Value (and no cycle) on a constant
+                total = total.data if isinstance(total, Value) else total
+            leaf.grad = total
 
 
 def gradients(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from . import ops
 from .engine import gradients, set_grad_mode
 from .ops import Op, is_real, to_float
-from .value import Value, _leaf
+from .value import Value, _leaf, is_constant
 
 # Method factories: Dual's operators and named methods are made from the rows (see _install at
 # the end), each applying its row.
@@ -198,6 +198,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         if y.__class__ is Dual:
             values.append(y.primal)
             derivatives.append(y.tangent)
+        elif isinstance(y, Value) and is_constant(y):  # built from numbers alone (autograd.sum([1.0])): derivative 0
+            values.append(y.data)
+            derivatives.append(0.0)
         elif isinstance(y, Value):
             raise TypeError(
                 f"{_function_name(f)} returned a Value (output {i}) inside jvp(); build the result from "

@@ -90,25 +90,30 @@ else:
 class Value(_Generated):
     """A scalar that remembers how it was computed, so gradients can flow back to its inputs.
 
-    Storage is one object per node: ``_a``/``_b`` are the parents and ``_da``/``_db`` the
-    local derivatives (floats, computed during the forward pass) of a unary or binary op;
-    a fused n-ary op (``sum``, ``dot``, ``logsumexp``) keeps a tuple of parents in ``_a`` and a tuple of
-    local derivatives in ``_da``.  Leaves have ``_rule is None``.
+    Read a node through ``.op``, ``.parents`` and ``.local_grads``.  Stored, one object per node:
+    ``_rule``, the row that made it (None for leaves); ``_x`` and ``_y``, its inputs as the row
+    names them (``local(x, y, out)``); ``_dx`` and ``_dy``, its local derivatives d out/dx and
+    d out/dy (floats computed in the forward pass).  A fused n-ary op (``sum``, ``dot``,
+    ``logsumexp``) keeps the tuple of its inputs in ``_x`` and of its derivatives in ``_dx``.
+    Two slots per input instead of two tuples per node: measured in docs/performance.md, the
+    tuples cost 50-100% in eager build and backward.  Only the makers below and the walk and
+    chain loop of autograd/engine.py read these slots.  A constant (a number wrapped by an
+    operator) is a leaf with ``_dx is CONSTANT``.
     """
 
     # ``__dict__``: any attribute can be set on a Value, as in micrograd (``p.m = 0.0``, a
     # micrograd-style ``out._backward = closure``); it is allocated only when one is.  The label
     # lives there too (most nodes have none), which keeps a node within budget on CPython 3.12+.
-    __slots__ = ("data", "grad", "_rule", "_a", "_b", "_da", "_db", "__weakref__", "__dict__")
+    __slots__ = ("data", "grad", "_rule", "_x", "_y", "_dx", "_dy", "__weakref__", "__dict__")
     data: float
     grad: Any  # a float; a Value under backward(create_graph=True)
-    # Storage, polymorphic on purpose (see the class docstring): a Value or a tuple of them,
-    # floats or a tuple of local derivatives (Values never), None where unused.
+    # See the class docstring: a Value or a tuple of them, floats or a tuple of local
+    # derivatives (Values never), None where unused.
     _rule: Any
-    _a: Any
-    _b: Any
-    _da: Any
-    _db: Any
+    _x: Any
+    _y: Any
+    _dx: Any
+    _dy: Any
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
@@ -119,7 +124,7 @@ class Value(_Generated):
         elif label.__class__ is not str:
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r:.60}")
         self._rule = None
-        self._a = self._b = self._da = self._db = None
+        self._x = self._y = self._dx = self._dy = None
         if _children == ():
             return
         # micrograd's constructor: an op computed by the caller, whose derivative is the
@@ -136,7 +141,7 @@ class Value(_Generated):
             raise TypeError(f"Value() _op must be a str, got {type(_op).__name__}: {_op!r:.60}")
         if children and grad_enabled():
             self._rule = ops.closure_row(_op)
-            self._a = children
+            self._x = children
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -161,11 +166,11 @@ class Value(_Generated):
 
     @property
     def parents(self) -> tuple[Value, ...]:
-        a = self._a
+        a = self._x
         if a is None:
             return ()
-        if self._b is not None:
-            return (a, self._b)
+        if self._y is not None:
+            return (a, self._y)
         return a if a.__class__ is tuple else (a,)
 
     @property
@@ -174,12 +179,12 @@ class Value(_Generated):
 
         Empty for leaves and for micrograd-style nodes, whose derivative is their closure.
         """
-        a = self._a
-        if a is None or self._da is None:
+        a = self._x
+        if a is None or self._dx is None:
             return ()
-        if self._b is not None:
-            return (self._da, self._db)
-        return self._da if a.__class__ is tuple else (self._da,)
+        if self._y is not None:
+            return (self._dx, self._dy)
+        return self._dx if a.__class__ is tuple else (self._dx,)
 
     # micrograd / lecture compatibility: `_prev` (set of parents) and `_op` (op string)
     @property
@@ -251,7 +256,7 @@ def _leaf(data: float) -> Value:
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node._rule = node._a = node._b = node._da = node._db = None
+    node._rule = node._x = node._y = node._dx = node._dy = None
     return node
 
 
@@ -261,31 +266,52 @@ def assemble(rule: Op, parents: tuple[Value, ...], local_grads: tuple, data: flo
     node = _leaf(data)
     node._rule = rule
     if rule.arity in (1, 2) and rule.forward is not None and len(parents) == rule.arity:
-        node._a = parents[0]
-        node._da = local_grads[0]
+        node._x = parents[0]
+        node._dx = local_grads[0]
         if rule.arity == 2:
-            node._b = parents[1]
-            node._db = local_grads[1]
+            node._y = parents[1]
+            node._dy = local_grads[1]
     else:
-        node._a = parents
-        node._da = local_grads
+        node._x = parents
+        node._dx = local_grads
     return node
+
+
+# The mark of a constant: a number the user wrote into an expression (the 1.01 in y * 1.01),
+# which an operator wraps in a leaf the user never holds.  backward(create_graph=True) gives a
+# constant its gradient as a plain float: a gradient Value there would refer back to the
+# constant through its own graph, a reference cycle nobody could break.
+CONSTANT = object()
+
+
+def _constant(data: float) -> Value:
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node._rule = node._x = node._y = node._dy = None
+    node._dx = CONSTANT
+    return node
+
+
+def is_constant(node: Value) -> bool:
+    """Whether ``node`` is a number an operator wrapped (``y * 1.01``), not a leaf the user made."""
+    return node._dx is CONSTANT
 
 
 def _as_value(x: Any, where: str) -> Value:
     if isinstance(x, Value):
         return x
-    return _leaf(to_float(x, f"{where}() argument"))
+    return _constant(to_float(x, f"{where}() argument"))
 
 
 def _operand(x: Any) -> Value | Any:
-    """The other side of a binary operator as a Value, or NotImplemented."""
+    """The other side of a binary operator as a (constant) Value, or NotImplemented."""
     if x.__class__ is float:  # the common case (1.0 - y * s): no isinstance, no conversion
-        return _leaf(x)
+        return _constant(x)
     if isinstance(x, Value):
         return x
     try:
-        return _leaf(to_float(x, "operand"))
+        return _constant(to_float(x, "operand"))
     except TypeError:
         return NotImplemented
 
@@ -302,10 +328,10 @@ def _record1(rule: Op, a: Value) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = a
-    node._b = None
-    node._da = da
-    node._db = None
+    node._x = a
+    node._y = None
+    node._dx = da
+    node._dy = None
     return node
 
 
@@ -318,10 +344,10 @@ def _record2(rule: Op, a: Value, b: Value) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = a
-    node._b = b
-    node._da = da
-    node._db = db
+    node._x = a
+    node._y = b
+    node._dx = da
+    node._dy = db
     return node
 
 
@@ -332,10 +358,10 @@ def _recordn(rule: Op, parents: tuple[Value, ...]) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = parents
-    node._b = None
-    node._da = rule.local(*xs, out)
-    node._db = None
+    node._x = parents
+    node._y = None
+    node._dx = rule.local(*xs, out)
+    node._dy = None
     return node
 
 
@@ -410,8 +436,8 @@ def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
     if any(hasattr(item.__class__, "_apply_rule") for item in items):
         return ops.apply(rule, *items)
     if not items:
-        return _leaf(empty)
-    return _leaf(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
+        return _constant(empty)
+    return _constant(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
 
 
 def _all_values(items: tuple | list) -> bool:
@@ -423,9 +449,11 @@ def _all_values(items: tuple | list) -> bool:
 
 
 def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
-    """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual)."""
-    if any(not isinstance(a, Value) and hasattr(a.__class__, "_apply_rule") for a in args):
-        return ops.apply(rule, *args)
+    """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual),
+    which applies the row itself (constant leaf Values among its operands included)."""
+    for a in args:
+        if not isinstance(a, Value) and hasattr(a.__class__, "_apply_rule"):
+            return a.__class__._apply_rule(rule, *args)
     raise error
 
 
