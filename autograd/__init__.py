@@ -15,7 +15,7 @@ from .engine import (
     value_and_grad,
 )
 from .forward import Dual, jacobian, jvp
-from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
 from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
 from .ops import defop, exp, log, relu, sigmoid, softplus, sqrt, tanh
 from .render import draw, draw_dot, to_dot
@@ -32,6 +32,7 @@ __all__ = [
     "Value",
     "animate_backward",
     "backward",
+    "check_grads",
     "compile_batched",
     "compile_graph",
     "detect_anomaly",
