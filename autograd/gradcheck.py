@@ -260,28 +260,40 @@ class _Checker:
         value, grads = engine.value_and_grad(self.f, tuple(range(n)), create_graph=True)(*self.xs)
         how = "value_and_grad(create_graph=True)"
         self.expect("create_graph", how, _scalar(value, self.f), [g.data for g in grads])
-        paths: list[tuple[int, ...]] = [(i,) for i in range(n)]
+        prefixes: list[tuple[int, ...]] = [()]
         for _ in range(2, order + 1):
-            rows = {path: self._derivative_row(path) for path in paths}
-            if len(paths[0]) == 1:
+            rows = {path: row for prefix in prefixes for path, row in self._derivative_rows(prefix).items()}
+            if not prefixes[0]:
                 self._check_symmetric(rows)
-            paths = [path + (j,) for path in paths for j in range(n)]
+            prefixes = list(rows)
 
-    def _derivative_row(self, path: tuple[int, ...]) -> list[float]:
-        """The gradient of d/dx_path f (built with create_graph), checked against its central differences."""
+    def _derivative_rows(self, prefix: tuple[int, ...]) -> dict[tuple[int, ...], list[float]]:
+        """For every i, the gradient of d/dx_i D (D = d/dx_prefix f, all built with create_graph) against
+        central differences of D's gradient; returns the rows by path ``prefix + (i,)``."""
+        n, everything = len(self.xs), tuple(range(len(self.xs)))
         derivative = self.f
-        for i in path:
+        for i in prefix:
             derivative = _partial(derivative, i)
-        _, row = engine.value_and_grad(derivative, tuple(range(len(self.xs))), create_graph=True)(*self.xs)
-        analytic = [g.data for g in row]
-        numeric = numerical_grad(derivative, self.xs, eps=self.eps)
-        subject = "".join(f"d/dx{i} " for i in reversed(path)) + self.name
-        assert_close(
-            f"mode 'create_graph' (order {len(path) + 1}): the gradient of {subject} against central "
-            f"differences (eps={self.eps})",
-            self.inputs, analytic, numeric, ("analytic", "numeric"), atol=self.atol, rtol=self.rtol,
-        )
-        return analytic
+        gradient = engine.value_and_grad(derivative, everything, create_graph=True)
+        columns = []  # column j: d/dx_j of D's gradient by central differences, one shift for all i
+        for j in range(n):
+            plus, minus = list(self.xs), list(self.xs)
+            plus[j] += self.eps
+            minus[j] -= self.eps
+            pairs = zip(gradient(*plus)[1], gradient(*minus)[1])
+            columns.append([(p.data - m.data) / (2.0 * self.eps) for p, m in pairs])
+        rows = {}
+        for i in range(n):
+            _, row = engine.value_and_grad(_partial(derivative, i), everything, create_graph=True)(*self.xs)
+            subject = "".join(f"d/dx{k} " for k in reversed(prefix + (i,))) + self.name
+            rows[prefix + (i,)] = [g.data for g in row]
+            assert_close(
+                f"mode 'create_graph' (order {len(prefix) + 2}): the gradient of {subject} against central "
+                f"differences (eps={self.eps})",
+                self.inputs, rows[prefix + (i,)], [column[i] for column in columns], ("analytic", "numeric"),
+                atol=self.atol, rtol=self.rtol,
+            )
+        return rows
 
     def _check_symmetric(self, rows: dict[tuple[int, ...], list[float]]) -> None:
         n = len(self.xs)
