@@ -79,7 +79,7 @@ def close_enough(analytic: float, numeric: float, *, atol: float, rtol: float) -
     return abs(analytic - numeric) <= atol + rtol * abs(numeric)
 
 
-def assert_close(
+def _assert_close(
     what: str,
     labels: Sequence[str],
     got: Sequence[float],
@@ -143,7 +143,7 @@ def check_grads(
     when numpy is installed, with a warning saying it was skipped) names what is checked:
 
     - ``"reverse"``: ``value_and_grad`` and ``Value.backward``;
-    - ``"create_graph"``: the gradient from ``grad(f, create_graph=True)``, and up to ``order``
+    - ``"create_graph"``: the gradient from ``value_and_grad(f, create_graph=True)``, and up to ``order``
       the derivatives of those gradients (the Hessian at order 2, which must also be symmetric)
       against central differences of the derivative one order lower;
     - ``"jvp"``: ``jacobian(f, args, mode="forward")`` and one ``jvp`` along a fixed direction;
@@ -162,11 +162,15 @@ def check_grads(
     if not xs:
         raise ValueError("check_grads(): args is empty; there is nothing to check")
     checker = _Checker(f, xs, eps=eps, atol=atol, rtol=rtol)
+    run = {
+        "reverse": checker.reverse,
+        "create_graph": lambda: checker.create_graph(order),
+        "jvp": checker.jvp,
+        "compile": checker.compile,
+        "batched": checker.batched,
+    }
     for mode in chosen:
-        if mode == "create_graph":
-            checker.create_graph(order)
-        else:
-            getattr(checker, mode)()
+        run[mode]()
     return checker.baseline[2]
 
 
@@ -196,11 +200,11 @@ class _Checker:
         """``mode``'s value and gradient (computed by ``how``) against central differences and the first mode."""
         grads = [float(g) for g in grads]
         title = f"mode {mode!r} ({how})"
-        assert_close(
+        _assert_close(
             f"{title}: the gradient of {self.name} (value {self.value!r}) against central differences (eps={self.eps})",
             self.inputs, grads, self.numeric, ("analytic", "numeric"), atol=self.atol, rtol=self.rtol,
         )
-        assert_close(
+        _assert_close(
             f"{title}: the value of {self.name} against eager evaluation",
             ["value"], [value], [self.value], (mode, "eager"), atol=MODE_ATOL, rtol=MODE_RTOL,
         )
@@ -208,7 +212,7 @@ class _Checker:
         if not first:
             self.baseline = (mode, title, grads)
             return
-        assert_close(
+        _assert_close(
             f"{title}: the gradient of {self.name} against {first_title}",
             self.inputs, grads, first_grads, (mode, first), atol=MODE_ATOL, rtol=MODE_RTOL,
         )
@@ -237,8 +241,8 @@ class _Checker:
         expected = math.fsum(g * v for g, v in zip(first_grads, direction))
         label = [f"direction {direction}"]
         what = f"mode 'jvp' (jvp): the derivative of {self.name} along a direction"
-        assert_close(what, label, [along], [numeric], ("jvp", "numeric"), atol=self.atol, rtol=self.rtol)
-        assert_close(f"{what} against {first_title}", label, [along], [expected], ("jvp", first),
+        _assert_close(what, label, [along], [numeric], ("jvp", "numeric"), atol=self.atol, rtol=self.rtol)
+        _assert_close(f"{what} against {first_title}", label, [along], [expected], ("jvp", first),
                      atol=MODE_ATOL, rtol=MODE_RTOL)
 
     def compile(self) -> None:
@@ -287,7 +291,7 @@ class _Checker:
             _, row = engine.value_and_grad(_partial(derivative, i), everything, create_graph=True)(*self.xs)
             subject = "".join(f"d/dx{k} " for k in reversed(prefix + (i,))) + self.name
             rows[prefix + (i,)] = [g.data for g in row]
-            assert_close(
+            _assert_close(
                 f"mode 'create_graph' (order {len(prefix) + 2}): the gradient of {subject} against central "
                 f"differences (eps={self.eps})",
                 self.inputs, rows[prefix + (i,)], [column[i] for column in columns], ("analytic", "numeric"),
@@ -298,7 +302,7 @@ class _Checker:
     def _check_symmetric(self, rows: dict[tuple[int, ...], list[float]]) -> None:
         n = len(self.xs)
         pairs = [(i, j) for i in range(n) for j in range(i)]
-        assert_close(
+        _assert_close(
             f"mode 'create_graph' (order 2): the Hessian of {self.name} is not symmetric",
             [f"entry ({i}, {j})" for i, j in pairs], [rows[(i,)][j] for i, j in pairs],
             [rows[(j,)][i] for i, j in pairs], ("H[i][j]", "H[j][i]"), atol=MODE_ATOL, rtol=MODE_RTOL,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +261,15 @@ def test_check_grads_options_are_keyword_only():
 
 def test_check_grads_is_exported():
     assert "check_grads" in autograd.__all__ and autograd.check_grads is check_grads
+
+
+def test_check_grads_docs_example_prints_what_the_page_shows():
+    """docs/engine.md quotes the example's output: it is this run's output, to the last digit."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
+    section = page.split("## Checking every mode at once")[1].split("\n## ")[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S)[1]
+    shown = re.search(r"```text\n(.*?)```", section, re.S)[1]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "docs/engine.md", "exec"), {"__name__": "__doc_example__"})
+    assert printed.getvalue() == shown
