@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from . import engine, forward
 from .batched import compile_batched
@@ -174,6 +175,19 @@ def check_grads(
     return checker.baseline[2]
 
 
+@contextlib.contextmanager
+def _grads_kept(root: Value) -> Iterator[None]:
+    """Put every ``.grad`` under ``root`` back afterwards: Values that f closes over (a model's
+    parameters, say) belong to the caller, and a check must not leave gradients in them."""
+    nodes = engine.topological_order(root, include_leaves=True)
+    saved = [node.grad for node in nodes]
+    try:
+        yield
+    finally:
+        for node, grad in zip(nodes, saved):
+            node.grad = grad
+
+
 def _partial(f: Callable[..., Any], i: int) -> Callable[..., Any]:
     """d f / d args[i] as a function returning a Value with its own graph (so it differentiates again)."""
     derivative = engine.value_and_grad(f, i, create_graph=True)
@@ -228,8 +242,10 @@ class _Checker:
         value, grads = engine.value_and_grad(self.f, tuple(range(len(self.xs))))(*self.xs)
         self.expect("reverse", "value_and_grad", value, grads)
         leaves, out = self._graph()
-        out.backward()
-        self.expect("reverse", "Value.backward", out.data, [leaf.grad for leaf in leaves])
+        with _grads_kept(out):
+            out.backward()
+            grads = [leaf.grad for leaf in leaves]
+        self.expect("reverse", "Value.backward", out.data, grads)
 
     def jvp(self) -> None:
         (row,) = forward.jacobian(self.f, self.xs, mode="forward")
@@ -243,20 +259,23 @@ class _Checker:
         what = f"mode 'jvp' (jvp): the derivative of {self.name} along a direction"
         _assert_close(what, label, [along], [numeric], ("jvp", "numeric"), atol=self.atol, rtol=self.rtol)
         _assert_close(f"{what} against {first_title}", label, [along], [expected], ("jvp", first),
-                     atol=MODE_ATOL, rtol=MODE_RTOL)
+                      atol=MODE_ATOL, rtol=MODE_RTOL)
 
     def compile(self) -> None:
         leaves, out = self._graph()
-        graph = compile_graph(out)
-        value = graph.forward()
-        graph.backward()
-        self.expect("compile", "compile_graph", value, [leaf.grad for leaf in leaves])
+        with _grads_kept(out):
+            graph = compile_graph(out)
+            value = graph.forward()
+            graph.backward()
+            grads = [leaf.grad for leaf in leaves]
+        self.expect("compile", "compile_graph", value, grads)
 
     def batched(self) -> None:
         leaves, out = self._graph()
-        graph = compile_batched(out, leaves)
-        (value,) = graph.forward([self.xs]).tolist()
-        (grads,) = graph.backward().tolist()
+        with _grads_kept(out):
+            graph = compile_batched(out, leaves)
+            (value,) = graph.forward([self.xs]).tolist()
+            (grads,) = graph.backward().tolist()
         self.expect("batched", "compile_batched", value, grads)
 
     def create_graph(self, order: int) -> None:
@@ -325,10 +344,11 @@ def gradcheck(
     :class:`GradcheckError` naming the input index and both values, or returns False when
     ``raise_exception`` is False.
     """
-    if not inputs:
+    xs = _input_floats(inputs)
+    if not xs:
         raise ValueError("gradcheck(): inputs is empty; there is nothing to check")
     try:
-        check_grads(f, inputs, modes="reverse", order=1, eps=eps, atol=atol, rtol=rtol)
+        check_grads(f, xs, modes="reverse", order=1, eps=eps, atol=atol, rtol=rtol)
     except AssertionError as error:
         if not raise_exception:
             return False

@@ -273,3 +273,15 @@ def test_check_grads_docs_example_prints_what_the_page_shows():
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "docs/engine.md", "exec"), {"__name__": "__doc_example__"})
     assert printed.getvalue() == shown
+
+
+def test_check_grads_leaves_the_grads_of_values_f_closes_over_as_they_were():
+    """A model's parameters that f uses are the caller's: no mode may leave gradients in them."""
+    w = Value(3.0)
+    w.grad = 7.0
+    h = w * 2.0  # an interior node built outside f
+    h.grad = -1.0
+    check_grads(lambda x: (x * w).tanh() * w, [0.2])  # every mode: a leaf is a constant to a Dual
+    check_grads(lambda x: (x * h + w).tanh(), [0.2], modes=("reverse", "create_graph", "compile", "batched"))
+    assert (w.data, w.grad, h.data, h.grad) == (3.0, 7.0, 6.0, -1.0)
+    assert autograd.gradcheck(lambda x: x * w, [0.5]) and w.grad == 7.0
