@@ -18,7 +18,7 @@ from .engine import (
     value_and_grad,
 )
 from .forward import Dual, jacobian, jvp
-from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
 from .ops import FUNCTIONS as _FUNCTIONS
 from .ops import defop
 from .render import draw, draw_dot, to_dot
@@ -38,6 +38,7 @@ __all__ = [
     "Value",
     "animate_backward",
     "backward",
+    "check_grads",
     "compile_batched",
     "compile_graph",
     "detect_anomaly",

@@ -19,7 +19,7 @@ except ImportError as error:  # hypothesis is a dev extra: only people who test 
     ) from error
 
 from . import ops as _ops
-from .gradcheck import close_enough, numerical_grad
+from .gradcheck import ATOL, EPS, RTOL, check_grads
 from .value import Value
 from .value import dot as _value_dot
 from .value import sum as _value_sum
@@ -511,34 +511,13 @@ def assert_gradients_match(
     f: Callable[..., Any],
     inputs: Sequence[float],
     *,
-    eps: float = 1e-6,
-    atol: float = 1e-6,
-    rtol: float = 1e-5,
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
 ) -> list[float]:
-    """Assert that ``Value.backward`` gradients of ``f`` at ``inputs`` equal central differences.
+    """``autograd.check_grads(f, inputs, modes="reverse", order=1)``: the same check, code and defaults.
 
-    ``f`` receives one leaf Value per input and returns a Value.  Passes when
-    |analytic - numeric| <= atol + rtol * |numeric| for every input (gradcheck's rule: NaN
-    matches NaN, an infinity the same infinity); otherwise raises AssertionError listing
-    every input with both values.  Returns the analytic gradients.
+    ``f`` receives one leaf Value per input and returns a Value.  Raises AssertionError listing
+    every input with the analytic and numeric gradients; returns the analytic gradients.
     """
-    xs = [float(x) for x in inputs]
-    leaves = [Value(x) for x in xs]
-    out = f(*leaves)
-    if isinstance(out, Value):
-        out.backward()
-    analytic = [leaf.grad for leaf in leaves]
-    numeric = numerical_grad(f, xs, eps=eps)
-    bad = [i for i, (a, n) in enumerate(zip(analytic, numeric)) if not close_enough(a, n, atol=atol, rtol=rtol)]
-    if bad:
-        rows = "\n".join(
-            f"  {'!!' if i in bad else '  '} input {i}: x = {x!r}, analytic = {a!r}, numeric = {n!r}, "
-            f"difference = {abs(a - n)!r}"
-            for i, (x, a, n) in enumerate(zip(xs, analytic, numeric))
-        )
-        value = out.data if isinstance(out, Value) else out
-        raise AssertionError(
-            f"reverse-mode gradients differ from central differences (eps={eps}, atol={atol}, rtol={rtol}) "
-            f"for inputs {bad} of {getattr(f, '__name__', None) or f!r} (value {value!r}):\n{rows}"
-        )
-    return analytic
+    return check_grads(f, inputs, modes="reverse", order=1, eps=eps, atol=atol, rtol=rtol)

@@ -86,6 +86,11 @@ _CONSTRUCTS = {
     ast.YieldFrom: "yield",
 }
 MAX_EXPRESSION_LENGTH = 10_000
+MAX_OPERATORS = 2_000
+"""At most this many operators and opening brackets (``+ - * / (``, counted in the source before
+parsing).  Each can nest the parsed tree one level deeper, and Python's parser recurses once per
+level: CPython 3.11 and 3.12 give up near 3,000 levels (3.11: fewer the deeper the caller's stack),
+so the limit leaves room on every supported version."""
 
 
 def allowed() -> str:
@@ -115,173 +120,79 @@ def _constant_construct(value: Any) -> str:
     return f"the constant {value!r:.40}"
 
 
-# Binding power and associativity of the operators, as in Python: ** binds tighter than unary -
-# on its left (-x**2 is -(x**2)), unary - tighter than * and /, which bind tighter than + and -.
-_PRECEDENCE = {"+": (1, "left"), "-": (1, "left"), "*": (2, "left"), "/": (2, "left"),
-               "neg": (3, "right"), "**": (4, "right")}
-_BINOPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
-
-
-def _parse_iteratively(source: str) -> ast.Expression:
-    """Shunting-yard parse of numbers, names, + - * / **, unary - and calls: no recursion at any length.
-
-    Builds the same ``ast`` nodes as :func:`ast.parse`; anything else is an ExpressionError
-    (only reached for expressions too deep for Python's own parser).
-    """
-    import io
-    import tokenize
-
-    def fail(what: str) -> ExpressionError:
-        return ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser, and {what}")
-
-    operands: list[ast.expr] = []
-    operators: list[tuple[str, int]] = []  # (operator, column); "(" and "call" mark open brackets
-    calls: list[tuple[str, int, int]] = []  # open calls: (function name, column, operands before the bracket)
-
-    def reduce_one() -> None:
-        op, column = operators.pop()
-        if op == "neg":
-            operands.append(ast.UnaryOp(ast.USub(), operands.pop(), lineno=1, col_offset=column))
-            return
-        right, left = operands.pop(), operands.pop()
-        operands.append(ast.BinOp(left, _BINOPS[op](), right, lineno=1, col_offset=column))
-
-    expect_operand = True
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source.strip()).readline))
-    except (tokenize.TokenError, SyntaxError) as exc:
-        raise fail(f"it does not tokenize: {exc}") from None
-    pending_name: tuple[str, int] | None = None
-    for token in tokens:
-        kind, text, column = token.type, token.string, token.start[1]
-        if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
-            continue
-        if pending_name is not None:
-            name, name_column = pending_name
-            pending_name = None
-            if text == "(":
-                operators.append(("call", name_column))
-                calls.append((name, name_column, len(operands)))
-                expect_operand = True
-                continue
-            operands.append(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column))
-            expect_operand = False
-        if expect_operand:
-            if kind == tokenize.NUMBER:
-                operands.append(ast.Constant(ast.literal_eval(text), lineno=1, col_offset=column))
-                expect_operand = False
-            elif kind == tokenize.NAME:
-                pending_name = (text, column)
-            elif text == "-":
-                operators.append(("neg", column))
-            elif text == "(":
-                operators.append(("(", column))
-            else:
-                raise fail(f"{text!r} at column {column + 1} is not allowed there")
-            continue
-        if text in _PRECEDENCE:
-            power, side = _PRECEDENCE[text]
-            while operators and operators[-1][0] in _PRECEDENCE:
-                top = _PRECEDENCE[operators[-1][0]][0]
-                if top > power or (top == power and side == "left"):
-                    reduce_one()
-                else:
-                    break
-            operators.append((text, column))
-            expect_operand = True
-        elif text in (")", ","):
-            while operators and operators[-1][0] not in ("(", "call"):
-                reduce_one()
-            if not operators:
-                raise fail(f"unbalanced {text!r} at column {column + 1}")
-            if text == "," and operators[-1][0] != "call":
-                raise fail(f"',' outside a call at column {column + 1}")
-            if text == ")":
-                bracket, _ = operators.pop()
-                if bracket == "call":
-                    name, name_column, before = calls.pop()
-                    arguments = operands[before:]
-                    del operands[before:]
-                    operands.append(ast.Call(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column),
-                                             arguments, [], lineno=1, col_offset=name_column))
-            else:
-                expect_operand = True
-        else:
-            raise fail(f"{text!r} at column {column + 1} is not allowed there")
-    if pending_name is not None:
-        operands.append(ast.Name(pending_name[0], ast.Load(), lineno=1, col_offset=pending_name[1]))
-        expect_operand = False
-    if expect_operand:
-        raise fail("it ends where an operand is expected")
-    while operators:
-        if operators[-1][0] in ("(", "call"):
-            raise fail("a bracket is not closed")
-        reduce_one()
-    if len(operands) != 1:
-        raise fail("it is not one expression")
-    return ast.Expression(operands[0])
-
-
-def parse_expression(source: str) -> ast.Expression:
-    """Parse ``source`` with :mod:`ast` and check that it only uses what :data:`ALLOWED` lists.
-
-    Never evaluates anything.  Raises :class:`ExpressionError` naming the refused construct.
-    """
-    if not isinstance(source, str):
-        raise TypeError(f"parse_expression(): source must be a str, got {type(source).__name__}")
+def _parse_limited(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")`` after the limits that keep Python's recursive parser safe."""
     if len(source) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(f"expression is {len(source)} characters long; the limit is {MAX_EXPRESSION_LENGTH}")
+        raise ExpressionError(
+            f"expression is {len(source)} characters long; the limit is {MAX_EXPRESSION_LENGTH} "
+            "(valuegrad.graph.MAX_EXPRESSION_LENGTH)"
+        )
+    operators = sum(map(source.count, "+-*/("))
+    if operators > MAX_OPERATORS:
+        raise ExpressionError(
+            f"expression has {operators} operators and brackets; the limit is {MAX_OPERATORS} "
+            "(valuegrad.graph.MAX_OPERATORS: each may nest the expression one level deeper)"
+        )
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        return ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         column = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc.msg}{column}") from None
     except ValueError as exc:  # null bytes
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc}") from None
-    except (RecursionError, MemoryError):
-        # Python 3.12+ builds the AST recursively and gives up on a long flat chain such as a
-        # 2,900-term sum; our own iterative parser reads the allowed grammar at any length.
-        tree = _parse_iteratively(source)
-    # Any: the node's kind is checked by exact type below (faster than isinstance; mypy cannot narrow it).
+    except (RecursionError, MemoryError):  # within the limits only when the caller's stack is very deep
+        raise ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser") from None
+
+
+def _check_node(node: Any, stack: list[Any]) -> None:
+    """Refuse ``node`` unless it is an allowed kind; push its children onto ``stack``."""
+    kind = type(node)  # exact types: faster than isinstance, and mypy cannot narrow ast nodes anyway
+    if kind is ast.Constant:
+        value = node.value
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _refuse(node, _constant_construct(value))
+    elif kind is ast.Name:
+        if node.id in FUNCTIONS:
+            raise _refuse(node, f"{node.id} used as a value (it is a function: call it as {node.id}(...))")
+    elif kind is ast.BinOp or kind is ast.UnaryOp:
+        allowed_kind = type(node.op) in _BINARY if kind is ast.BinOp else type(node.op) is ast.USub
+        if not allowed_kind:
+            raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
+        stack.extend((node.right, node.left) if kind is ast.BinOp else (node.operand,))
+    elif kind is ast.Call:
+        _check_call(node)
+        stack.extend(reversed(node.args))
+    else:
+        raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
+
+
+def _check_call(node: Any) -> None:
+    func = node.func
+    if type(func) is ast.Attribute:
+        raise _refuse(func, "attribute access (calling a method)")
+    if type(func) is not ast.Name:
+        raise _refuse(node, "calling anything but a plain function name")
+    if func.id not in FUNCTIONS:
+        raise _refuse(node, f"calling {func.id!r} (not a known function)")
+    if node.keywords:
+        raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
+    arity = _arity(func.id)
+    if len(node.args) != arity:
+        raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """Parse ``source`` with :mod:`ast` and check that it only uses what :func:`allowed` lists.
+
+    Never evaluates anything.  Raises :class:`ExpressionError` naming the refused construct, or
+    the limit (:data:`MAX_EXPRESSION_LENGTH`, :data:`MAX_OPERATORS`) an expression exceeds.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"parse_expression(): source must be a str, got {type(source).__name__}")
+    tree = _parse_limited(source)
     stack: list[Any] = [tree.body]
     while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is ast.Constant:
-            value = node.value
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                continue
-            raise _refuse(node, _constant_construct(value))
-        if kind is ast.Name:
-            if node.id in FUNCTIONS:
-                raise _refuse(node, f"{node.id} used as a value (it is a function: call it as {node.id}(...))")
-            continue
-        if kind is ast.BinOp:
-            if type(node.op) not in _BINARY:
-                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
-            stack.extend((node.right, node.left))
-            continue
-        if kind is ast.UnaryOp:
-            if type(node.op) is not ast.USub:
-                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
-            stack.append(node.operand)
-            continue
-        if kind is ast.Call:
-            func = node.func
-            if type(func) is ast.Attribute:
-                raise _refuse(func, "attribute access (calling a method)")
-            if type(func) is not ast.Name:
-                raise _refuse(node, "calling anything but a plain function name")
-            if func.id not in FUNCTIONS:
-                raise _refuse(node, f"calling {func.id!r} (not a known function)")
-            if node.keywords:
-                raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
-            arity = _arity(func.id)
-            if len(node.args) != arity:
-                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
-            stack.extend(reversed(node.args))
-            continue
-        raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
+        _check_node(stack.pop(), stack)
     return tree
 
 
