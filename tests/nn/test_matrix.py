@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -175,3 +177,35 @@ def test_backprop_matrices_cross_entropy_rejects_a_label_out_of_range():
 def test_backprop_matrices_rejects_a_model_without_layers():
     with pytest.raises(TypeError, match="model must be an nn.MLP"):
         backprop_matrices(nn.Neuron(2), [[0.0, 1.0]], [0.0])
+
+
+# -- the inverse view: the matrix products compile_batched emits for an MLP's layers ------------------
+
+
+def layer_products(source: str, section: str) -> list[list[str]]:
+    """The matrix-product lines of each layer group (``# group k: m x dot (matrix product``) in one
+    function of a BatchedGraph's generated source, in the order the function runs them."""
+    body = source.split("def _backward")[0 if section == "forward" else 1]
+    groups = body.split("    # group ")[1:]
+    return [[line.strip() for line in group.splitlines() if "_matmul(" in line]
+            for group in groups if "(matrix product" in group.splitlines()[0]]
+
+
+@pytest.mark.parametrize(("activation", "widths"), [("sigmoid", [3, 2]), ("tanh", [5, 4, 2]), ("relu", [6, 6, 6, 1])])
+def test_compile_batched_emits_one_product_forward_and_two_backward_per_layer(activation, widths):
+    """Forward Z = W X + b is one product per layer; backward is G_X = W^T G (delta passed down)
+    and G_W = G X^T (the batch sum of delta a^T): two, and nothing else multiplies matrices."""
+    from autograd import Value, compile_batched
+
+    model = MLP(3, widths, activation, seed=0)
+    inputs = [Value(0.0) for _ in range(3)]
+    targets = [Value(0.0) for _ in range(widths[-1])]
+    out = model(inputs)
+    graph = compile_batched(nn.mse_loss(out, targets), inputs + targets)
+    forward, backward = layer_products(graph.source, "forward"), layer_products(graph.source, "backward")
+    assert [len(products) for products in forward] == [1] * len(widths)
+    assert [len(products) for products in backward] == [2] * len(widths)
+    for products in backward:
+        assert re.search(r"^GV\[.+\] \+= _matmul\(.+\.T, g\)$", products[0])  # W^T delta: the recurrence
+        assert re.search(r"_matmul\(g, V\[.+\]\.T\)$", products[1])  # delta a^T: the weight gradient
+    assert graph.source.count("_matmul(") == 3 * len(widths)
