@@ -43,9 +43,9 @@ class LayerBackprop:
     """One layer l of a mini-batch of B samples, in the notation w_(j,k) = "to neuron j from neuron k".
 
     ``a_in`` (B, n) = a^(l-1); ``W`` (m, n), row j = the weights into neuron j; ``b`` (m,);
-    ``z`` (B, m) = a_in W^T + b; ``a`` (B, m) = sigma(z); ``delta`` (B, m) = dC_x/dz for each
-    sample's cost C_x; ``dW`` (m, n) = delta^T a_in / B and ``db`` (m,) = the mean of delta:
-    the gradients of the batch cost C = mean over samples of C_x, as ``fit`` forms it.
+    ``z`` (B, m) = a_in W^T + b; ``a`` (B, m) = sigma(z); ``delta`` (B, m) = dC_s/dz, row s for
+    sample s's cost C_s; ``dW`` (m, n) = delta^T a_in / B and ``db`` (m,) = the mean of delta:
+    the gradients of the batch cost C = mean of the samples' C_s, as ``fit`` forms it.
     """
 
     a_in: Array
@@ -102,7 +102,7 @@ def _softmax(a: Array) -> Array:
 
 
 def _cost_gradient(loss: str, a: Array, targets: Array) -> Array:
-    """grad_a C_x for each sample (B, m): the derivative of the sample's own cost, not of the batch mean.
+    """grad_a C_s for each sample (B, m): the derivative of the sample's own cost, not of the batch mean.
 
     mse and bce_with_logits average over every element of the batch, so a sample's cost is the
     mean over its m outputs (hence the 1/m); cross_entropy sums over classes, one term per sample.
@@ -236,30 +236,42 @@ def _check_agreement(matrix: list[dict[str, Any]], graph: list[dict[str, Any]], 
 
 def _check_model(model: Any, where: str) -> None:
     layers = getattr(model, "layers", None)
-    if not layers or not all(hasattr(layer, "neurons") and hasattr(layer, "activation") for layer in layers):
+    if not isinstance(getattr(model, "nin", None), int) or not layers or not all(
+        hasattr(layer, "neurons") and hasattr(layer, "activation") for layer in layers
+    ):
         raise TypeError(f"{where}: model must be an nn.MLP (layers of neurons), got {type(model).__name__}")
 
 
-def _features(model: Any, X: Any, where: str) -> Array:
+def _as_array(value: Any, name: str, where: str) -> Array:
+    """``value`` as a float64 array of finite numbers, or an error naming ``name``."""
     np = _numpy()
     try:
-        data = np.asarray(X, dtype=np.float64)
+        data = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{where}: X must be an array of real numbers, got {type(X).__name__}: {error}") from None
+        got = f"{type(value).__name__}: {error}"
+        raise TypeError(f"{where}: {name} must be an array of real numbers, got {got}") from None
+    if not np.isfinite(data).all():
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(data))[0])
+        raise ValueError(f"{where}: {name} holds a non-finite value at {at}: {float(data[at])!r}")
+    return data
+
+
+def _features(model: Any, X: Any, where: str) -> Array:
+    data = _as_array(X, "X", where)
     if data.ndim != 2 or data.shape[0] < 1 or data.shape[1] != model.nin:
         raise ValueError(
             f"{where}: X must have shape (B, {model.nin}) with B >= 1 (one row per sample), got shape {data.shape}"
         )
-    if not np.isfinite(data).all():
-        raise ValueError(f"{where}: X holds a non-finite value at row {int(np.argwhere(~np.isfinite(data))[0][0])}")
     return data
 
 
 def _targets(loss: str, Y: Any, batch: int, width: int, where: str) -> tuple[Array, Array | None]:
     """(B, m) target rows (one-hot for cross_entropy) and, for cross_entropy, the class indices."""
     np = _numpy()
-    data = np.asarray(Y, dtype=np.float64)
+    data = _as_array(Y, "Y", where)
     if loss == "cross_entropy":
+        if width < 2:
+            raise ValueError(f"{where}: loss 'cross_entropy' needs a model with one output per class (>= 2), got 1")
         if data.shape != (batch,) or not np.all((data >= 0) & (data < width) & (data == np.floor(data))):
             raise ValueError(
                 f"{where}: loss 'cross_entropy' needs Y as {batch} class indices in 0..{width - 1}, "
@@ -299,8 +311,6 @@ def _backprop_matrices(model: Any, X: Any, Y: Any, *, loss: str, sigma_prime_of:
     _check_model(model, where)
     features = _features(model, X, where)
     targets, labels = _targets(loss, Y, features.shape[0], model.layers[-1].nout, where)
-    if loss == "cross_entropy" and targets.shape[1] < 2:
-        raise ValueError(f"{where}: loss 'cross_entropy' needs a model with one output per class (>= 2), got 1")
     matrix = _matrix_equations(model, features, targets, loss, sigma_prime_of)
     _check_agreement(matrix, _scalar_graph(model, features, targets, labels, loss), where)
     return [LayerBackprop(**layer) for layer in matrix]

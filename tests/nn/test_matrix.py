@@ -161,7 +161,9 @@ def test_backprop_matrices_leaves_the_model_grads_alone():
         (([[1.0, 2.0]], [[0.0, 1.0]]), {}, ValueError, r"needs Y of shape \(1, 1\)"),
         (([[1.0, 2.0]], [2.0]), {"loss": "bce_with_logits"}, ValueError, r"targets in \[0, 1\]"),
         (([[1.0, 2.0]], [0]), {"loss": "cross_entropy"}, ValueError, r"one output per class"),
-        (([[float("nan"), 2.0]], [0.0]), {}, ValueError, "non-finite value at row 0"),
+        (([[float("nan"), 2.0]], [0.0]), {}, ValueError, r"X holds a non-finite value at \(0, 0\): nan"),
+        (([[1.0, 2.0]], [float("inf")]), {}, ValueError, r"Y holds a non-finite value at \(0,\): inf"),
+        (([["a", 2.0]], [0.0]), {}, TypeError, "X must be an array of real numbers, got list"),
     ],
 )
 def test_backprop_matrices_rejects_bad_arguments(args, kwargs, error, message):
@@ -209,3 +211,11 @@ def test_compile_batched_emits_one_product_forward_and_two_backward_per_layer(ac
         assert re.search(r"^GV\[.+\] \+= _matmul\(.+\.T, g\)$", products[0])  # W^T delta: the recurrence
         assert re.search(r"_matmul\(g, V\[.+\]\.T\)$", products[1])  # delta a^T: the weight gradient
     assert graph.source.count("_matmul(") == 3 * len(widths)
+
+
+def test_backprop_matrices_relu_at_zero_has_slope_zero_in_both_views():
+    """Zero inputs and biases put every hidden z at exactly 0: relu'(0) = 0 in numpy as in the engine's row."""
+    model = MLP(2, [3, 1], "relu", seed=5)
+    hidden, output = backprop_matrices(model, np.zeros((4, 2)), np.ones(4))
+    assert np.all(hidden.z == 0.0) and np.all(hidden.delta == 0.0) and np.all(hidden.dW == 0.0)
+    assert np.all(output.delta == 2.0 * (output.a - 1.0))
