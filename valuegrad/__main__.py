@@ -27,6 +27,7 @@ DEMOS = {
     "spiral": ("valuegrad.demos.spiral", "three-class spiral with softmax + cross-entropy"),
     "modes": ("valuegrad.demos.modes", "reverse vs forward mode vs finite differences: cost as n grows"),
     "digits": ("valuegrad.demos.digits", "8x8 handwritten digits (scikit-learn), trained batched with numpy"),
+    "matrix": ("valuegrad.demos.matrix", "backpropagation as matrices (W, a, z, delta, dW) beside the scalar graph"),
 }
 DEFAULT_DEMOS = ("moons", "backprop")  # what `valuegrad demo` (and `make demo`) runs
 
