@@ -19,6 +19,7 @@ from valuegrad.demos._shared import DEFAULT_OUT, seed_type
 COMMANDS = {
     "graph": ("valuegrad.graph", "draw the computation graph of an expression as an image"),
     "bench": ("valuegrad.bench", "benchmark valuegrad side by side with micrograd and plain floats"),
+    "check": ("valuegrad.check", "grade your own micrograd-style Value class against the engine, op by op"),
 }
 DEMOS = {
     "moons": ("valuegrad.demos.moons", "train an MLP on two moons; decision boundary, curves, graph"),
