@@ -718,7 +718,8 @@ def search_random_graphs(make: Callable[[float], Any], specs: Sequence[OpSpec], 
     except ImportError as error:
         raise ImportError("check_value_class needs hypothesis: pip install hypothesis "
                           "(or pip install 'valuegrad[dev]')") from error
-    checked, smallest = 0, []
+    checked = 0
+    smallest: list[Expression] = []  # the simplest failing graph seen, in case replaying it is flaky
 
     def fails(expr: Expression) -> bool:
         nonlocal checked
