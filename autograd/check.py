@@ -591,6 +591,7 @@ def check_op(make: Callable[[float], Any], spec: OpSpec, *, chain: bool) -> tupl
 # -- graphs: shared nodes, deep chains, random expressions ------------------------------------
 
 LADDER_DEPTH = 22
+SHRINK_SECONDS = 5.0  # shrinking a failure stops after this (a class with an exponential backward is slow)
 MAX_DEPTH = 100_000
 
 
@@ -677,17 +678,24 @@ def check_deep_chain(make: Callable[[float], Any], spec: OpSpec, deadline: float
 def _expression_strategy(specs: Sequence[OpSpec]) -> Any:
     from hypothesis import strategies as st
 
+    max_inputs, max_steps = 3, 8
     leaf = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
+    # Built once: hypothesis re-validates a strategy made inside a draw every time, which dominates the run.
+    # An argument is mostly one of the three newest nodes: chains, and nodes read by two later steps (diamonds).
+    node = [st.integers(0, min(2, last)).map(lambda back, last=last: last - back) | st.integers(0, last)
+            for last in range(max_inputs + max_steps)]
+    constant = {spec.name: st.sampled_from(spec.constants) for spec in specs if spec.constants}
+    ops, counts, lengths = st.sampled_from(specs), st.integers(1, max_inputs), st.integers(1, max_steps)
 
     @st.composite
     def expressions(draw: Any) -> Expression:
-        count = draw(st.integers(1, 3))
+        count = draw(counts)
         inputs = tuple(draw(leaf) for _ in range(count))
         steps = []
-        for i in range(draw(st.integers(1, 6))):
-            spec = draw(st.sampled_from(specs))
-            args = tuple(draw(st.integers(0, count + i - 1)) for _ in range(spec.operands))  # reuse is common
-            const = draw(st.sampled_from(spec.constants)) if spec.constants else None
+        for i in range(draw(lengths)):
+            spec = draw(ops)
+            args = tuple(draw(node[count + i - 1]) for _ in range(spec.operands))
+            const = draw(constant[spec.name]) if spec.constants else None
             steps.append(Step(spec.name, args, const))
         return Expression(inputs, tuple(steps))
 
@@ -721,9 +729,11 @@ def search_random_graphs(make: Callable[[float], Any], specs: Sequence[OpSpec], 
     checked = 0
     smallest: list[Expression] = []  # the simplest failing graph seen, in case replaying it is flaky
 
+    stop = [deadline]  # moved closer once a failure is found: shrinking gets SHRINK_SECONDS
+
     def fails(expr: Expression) -> bool:
         nonlocal checked
-        if time.monotonic() > deadline:
+        if time.monotonic() > stop[0]:
             return False
         expected = reference(expr)
         if not usable(expr, expected):
@@ -731,6 +741,7 @@ def search_random_graphs(make: Callable[[float], Any], specs: Sequence[OpSpec], 
         checked += 1
         failed = bool(differences(expected, run_expression(make, expr)))  # type: ignore[arg-type]
         if failed and (not smallest or _size(expr) < _size(smallest[0])):
+            stop[0] = min(stop[0], time.monotonic() + SHRINK_SECONDS) if not smallest else stop[0]
             smallest[:] = [expr]
         return failed
 
@@ -741,11 +752,18 @@ def search_random_graphs(make: Callable[[float], Any], specs: Sequence[OpSpec], 
         found = find(_expression_strategy(specs), fails, settings=config, random=random.Random(seed))
     except NoSuchExample:
         return None, checked
-    except Flaky:  # the class answered the same expression differently (set order of _prev, say)
-        found, flaky = smallest[0], " (the class gives different answers on reruns of the same graph)"
-    expected, got = reference(found), run_expression(make, found)
+    except Flaky:  # out of time while shrinking, or the class answered the same graph differently (set order)
+        found = smallest[0]
+    expected = reference(found)
     assert isinstance(expected, Outcome)
-    wrong = differences(expected, got)
+    for _ in range(5):  # a class whose answer depends on set order may need a few runs to fail again
+        got = run_expression(make, found)
+        wrong = differences(expected, got)
+        if wrong:
+            break
+    else:
+        flaky = (" (it failed once, then gave the right numbers on five reruns: the answer changes from run to run,"
+                 " e.g. with the order of a set of children)")
     ops = sorted({found.steps[node - len(found.inputs)].op for node in found.uses() if node >= len(found.inputs)}
                  | {found.steps[-1].op}, key=list(SPECS).index)
     return Failure("random graphs", "random graphs (" + ", ".join(ops) + ")", found.source(), found.inputs_by_name(),
