@@ -682,7 +682,7 @@ def _expression_strategy(specs: Sequence[OpSpec]) -> Any:
     leaf = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
     # Built once: hypothesis re-validates a strategy made inside a draw every time, which dominates the run.
     # An argument is mostly one of the three newest nodes: chains, and nodes read by two later steps (diamonds).
-    node = [st.integers(0, min(2, last)).map(lambda back, last=last: last - back) | st.integers(0, last)
+    node = [st.sampled_from(range(last, max(-1, last - 3), -1)) | st.integers(0, last)
             for last in range(max_inputs + max_steps)]
     constant = {spec.name: st.sampled_from(spec.constants) for spec in specs if spec.constants}
     ops, counts, lengths = st.sampled_from(specs), st.integers(1, max_inputs), st.integers(1, max_steps)
