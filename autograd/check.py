@@ -618,8 +618,9 @@ def check_ladder(make: Callable[[float], Any]) -> tuple[OpResult, Failure | None
         wrong = differences(expected, got)
         if wrong and failure is None:
             too_big = isinstance(got, Outcome) and abs(got.grads[0]) > abs(expected.grads[0])
-            failure = Failure("backward: shared nodes", f"a ladder of {depth} diamonds", expr.source(),
-                              expr.inputs_by_name(), _quantities(expected, 1), _quantities(got, 1), wrong,
+            where = f"a ladder of {depth} diamond{'s' * (depth > 1)}"
+            failure = Failure("backward: shared nodes", where, expr.source(), expr.inputs_by_name(),
+                              _quantities(expected, 1), _quantities(got, 1), wrong,
                               HINT_VISITED if too_big else HINT_ACCUMULATE)
         if seconds > 0.3 or isinstance(got, Raised):
             slow = Finding("shared nodes", f"backward() on a ladder of {depth} diamonds ({len(expr.steps)} nodes) "
