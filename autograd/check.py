@@ -197,8 +197,9 @@ class _TimeUp(BaseException):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` where SIGALRM exists and this is the main thread; else just run it."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    """Interrupt the block after ``seconds`` where SIGALRM exists, in the main thread, when no other timer runs."""
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):  # never cancel a timer the caller has set
         yield
         return
 
