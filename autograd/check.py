@@ -52,7 +52,8 @@ def _off_the_kink(xs: Sequence[float], const: float | None) -> bool:
     return abs(xs[0]) >= 1e-3
 
 
-def _moderate_exponent(xs: Sequence[float], const: float | None) -> bool:
+def _moderate(xs: Sequence[float], const: float | None) -> bool:
+    """Far from where any formula for exp, tanh or sigmoid overflows (large inputs are edge cases, not judged)."""
     return abs(xs[0]) <= 20.0
 
 
@@ -71,9 +72,9 @@ class OpSpec:
 
 
 def _method(name: str) -> OpSpec:
+    domain = {"log": _first_positive, "relu": _off_the_kink, "tanh": _moderate, "sigmoid": _moderate}
     return OpSpec(name, 1, lambda v, c: getattr(v[0], name)(), lambda s, c: f"{s[0]}.{name}()", method=name,
-                  domain=_first_positive if name == "log" else _off_the_kink if name == "relu" else _anywhere,
-                  kink=0.0 if name == "relu" else None)
+                  domain=domain.get(name, _anywhere), kink=0.0 if name == "relu" else None)
 
 
 _CS = (2.0, -0.5, 3.0)
@@ -98,7 +99,7 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec("c / a", 1, lambda v, c: c / v[0], lambda s, c: f"{c!r} / {s[0]}", (1.0, -2.0, 0.5), _first_nonzero,
            "__rtruediv__"),
     OpSpec("c ** a", 1, lambda v, c: c ** v[0], lambda s, c: f"{c!r} ** {s[0]}", (2.0, 0.5, 3.0),
-           _moderate_exponent, "__rpow__"),
+           _moderate, "__rpow__"),
     OpSpec("-a", 1, lambda v, c: -v[0], lambda s, c: f"-{s[0]}", method="__neg__"),
     *(_method(name) for name in ("relu", "tanh", "exp", "log", "sigmoid")),
 )

@@ -261,3 +261,18 @@ def test_arguments_are_validated():
 def test_valuegrad_own_value_is_correct_everywhere():
     report = check_value_class(Value, examples=EXAMPLES)
     assert report.ok and all(row.status == "correct" for row in report.ops), str(report)
+
+
+def test_random_graphs_keep_tanh_away_from_overflow():
+    """The lecture's tanh overflows past x = 354: an edge case (a convention), never a random-graph failure."""
+    expr = Expression((2.0,), (Step("a + b", (0, 0)), Step("a + b", (1, 1)), Step("exp", (2,)), Step("tanh", (3,))))
+    assert expr.source() == "t1 = x + x; out = ((t1 + t1).exp()).tanh()"
+    assert not check.usable(expr, reference(expr))  # exp(8) = 2981 feeds tanh
+    nearer = Expression((2.0,), (*expr.steps[:2], Step("tanh", (2,))))  # tanh(8)
+    assert check.usable(nearer, reference(nearer))
+
+
+def test_same_seed_same_report():
+    first, second = (check_value_class(broken.Micrograd, examples=10, seed=7).to_dict() for _ in range(2))
+    first.pop("seconds"), second.pop("seconds")
+    assert first == second
