@@ -1,4 +1,4 @@
-"""The `valuegrad` command line: `valuegrad demo ...`, `valuegrad graph ...`, `valuegrad bench`.
+"""The `valuegrad` command line: `valuegrad demo ...`, `valuegrad graph ...`, `valuegrad bench`, `valuegrad check ...`.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them together.
