@@ -276,3 +276,11 @@ def test_same_seed_same_report():
     first, second = (check_value_class(broken.Micrograd, examples=10, seed=7).to_dict() for _ in range(2))
     first.pop("seconds"), second.pop("seconds")
     assert first == second
+
+
+def test_pruned_expression_drops_what_the_output_never_reads():
+    expr = Expression((1.0, 2.0, 3.0), (Step("exp", (0,)), Step("tanh", (1,)), Step("a * b", (4, 2)), Step("-a", (5,))))
+    pruned = expr.pruned()
+    assert pruned == Expression((2.0, 3.0), (Step("tanh", (0,)), Step("a * b", (2, 1)), Step("-a", (3,))))
+    assert expr.source() == "out = -((y.tanh()) * z)" and pruned.source() == "out = -((x.tanh()) * y)"
+    assert reference(pruned).value == reference(expr).value
