@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 
 import pytest
@@ -205,7 +206,10 @@ def test_an_op_that_raises_at_ordinary_inputs_is_raised():
     assert report.exit_code() == 1
 
 
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM timer here: a hang cannot be stopped")
 def test_a_hanging_backward_is_stopped(monkeypatch):
+    if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        pytest.skip("another timer (pytest-timeout?) is running: the check leaves it alone and cannot stop a hang")
     monkeypatch.setattr(check, "CALL_SECONDS", 0.2)
     report = check_value_class(HangingBackward, examples=5)
     assert report.ops[0].status == "raised" and "no answer within 0.2 s" in report.ops[0].detail
