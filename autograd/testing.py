@@ -19,6 +19,8 @@ except ImportError as error:  # hypothesis is a dev extra: only people who test 
     ) from error
 
 from . import ops as _ops
+from .check import CheckReport as CheckReport
+from .check import check_value_class as check_value_class
 from .gradcheck import ATOL, EPS, RTOL, check_grads
 from .value import Value
 from .value import dot as _value_dot
@@ -26,9 +28,11 @@ from .value import sum as _value_sum
 
 __all__ = [
     "ALL_OPS",
+    "CheckReport",
     "Expression",
     "Step",
     "assert_gradients_match",
+    "check_value_class",
     "default_functions",
     "expressions",
     "expressions_with_inputs",

@@ -1,4 +1,4 @@
-"""The `valuegrad` command line: `valuegrad demo ...`, `valuegrad graph ...`, `valuegrad bench`.
+"""The `valuegrad` command line: `valuegrad demo ...`, `valuegrad graph ...`, `valuegrad bench`, `valuegrad check ...`.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them together.
@@ -19,6 +19,7 @@ from valuegrad.demos._shared import DEFAULT_OUT, seed_type
 COMMANDS = {
     "graph": ("valuegrad.graph", "draw the computation graph of an expression as an image"),
     "bench": ("valuegrad.bench", "benchmark valuegrad side by side with micrograd and plain floats"),
+    "check": ("valuegrad.check", "grade your own micrograd-style Value class against the engine, op by op"),
 }
 DEMOS = {
     "moons": ("valuegrad.demos.moons", "train an MLP on two moons; decision boundary, curves, graph"),
