@@ -14,6 +14,7 @@ from .engine import (
     topological_order,
     value_and_grad,
 )
+from .explore import Explorer, explore
 from .forward import Dual, jacobian, jvp
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
@@ -28,6 +29,7 @@ __all__ = [
     "BatchedGraph",
     "CompiledGraph",
     "Dual",
+    "Explorer",
     "GradcheckError",
     "Value",
     "animate_backward",
@@ -40,6 +42,7 @@ __all__ = [
     "draw",
     "draw_dot",
     "exp",
+    "explore",
     "grad",
     "is_grad_enabled",
     "gradcheck",
