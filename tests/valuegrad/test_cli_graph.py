@@ -282,8 +282,8 @@ def test_cli_usage_errors_exit_2_without_traceback(tmp_path, capsys, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert cli(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: valuegrad graph")
-    assert f"valuegrad graph: error: {message}" in err
+    assert err.startswith(f"valuegrad graph: error: {message}")
+    assert err.endswith(" (see `valuegrad graph --help`)\n") and err.count("\n") == 1  # one line, no usage block
     assert "Traceback" not in err
     assert os.listdir(tmp_path) == []
 
