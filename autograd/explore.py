@@ -178,6 +178,7 @@ def _svg(root: Value, order: list[Value], names: dict[Value, str], grads: dict[V
     for record in records:
         record.update(svg=[], op_svg=None, edges=[None] * len(record["parents"]), out_edge=None)
     for node in parts.nodes:
+        node.attrs = dict(node.attrs)  # a hub's copies share one dict: each needs its own id
         styles = [style for style in node.attrs.get("style", "").split(",") if style and style != "filled"]
         node.attrs.update(id=node.name, fillcolor="white", style=",".join([*styles, "filled"]))
         node.attrs.pop("colorscheme", None)
@@ -226,7 +227,9 @@ button { font: inherit; padding: 3px 9px; border: 1px solid #aaa; border-radius:
   cursor: pointer; }
 button:hover { background: #eaeaea; } button[aria-pressed="true"] { background: #1f5fa8; color: white; }
 #counter { font-variant-numeric: tabular-nums; min-width: 9em; }
-#caption { padding: 6px 10px; background: #fbf7ee; border-bottom: 1px solid #eee; min-height: 2.2em; }
+/* A fixed height (three lines, then it scrolls): the graph's view keeps its size from step to step. */
+#caption { padding: 4px 10px; background: #fbf7ee; border-bottom: 1px solid #eee; height: calc(4.2em + 8px);
+  overflow-y: auto; flex: none; }
 main { flex: 1; display: flex; min-height: 0; }
 #view { flex: 1; position: relative; overflow: hidden; cursor: grab; background: white; touch-action: none; }
 #view.dragging { cursor: grabbing; }
