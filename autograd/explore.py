@@ -30,6 +30,7 @@ PLAY_DELAY_MS = 700  # play: milliseconds per step
 DIGITS = 4  # significant digits of the numbers written in the graph (the panel adds the engine's exact ones)
 EXTENSIONS = (".html", ".htm")
 IFRAME_HEIGHT = 640  # pixels of the notebook display
+UNCAPPED = "100000,100000"  # inches: replaces render's 100 x 100 cap on the picture's size
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,11 @@ def _svg(root: Value, order: list[Value], names: dict[Value, str], grads: dict[V
         edge.attrs["id"] = f"e{number}"
         if edge.child is not None:
             records[index[parts.names[edge.child]]]["edges"][edge.position] = f"e{number}"
-        elif edge.head in index:
-            records[index[edge.head]]["out_edge"] = f"e{number}"
-    svg = run_graphviz(_write_dot(parts).source, "svg", where="explore", timeout=LAYOUT_TIMEOUT).decode("utf-8")
+        elif owners.get(edge.head, edge.head) in index:  # op -> its result (a hub's first copy)
+            records[index[owners.get(edge.head, edge.head)]]["out_edge"] = f"e{number}"
+    graph = _write_dot(parts)
+    graph.attr(size=UNCAPPED)  # the page pans and zooms: never let Graphviz shrink a big graph (and its text)
+    svg = run_graphviz(graph.source, "svg", where="explore", timeout=LAYOUT_TIMEOUT).decode("utf-8")
     return svg[svg.index("<svg"):]  # inline: no XML prolog or doctype
 
 
@@ -438,9 +441,9 @@ function togglePlay() {
 var box = svg.viewBox.baseVal, W = box.width, H = box.height;
 svg.setAttribute("width", String(W));
 svg.setAttribute("height", String(H));
-var smallest = Infinity;
+var smallest = Infinity;  // in SVG pixels, after any transform inside the SVG
 Array.prototype.forEach.call(svg.querySelectorAll("text"), function (t) {
-  var size = parseFloat(t.getAttribute("font-size"));
+  var ctm = t.getCTM(), size = parseFloat(t.getAttribute("font-size")) * (ctm ? Math.abs(ctm.a) : 1);
   if (size > 0 && size < smallest) { smallest = size; }
 });
 var minFit = isFinite(smallest) ? MIN_FONT_PX / smallest : 1;

@@ -171,6 +171,17 @@ def test_explore_hub_value_drawn_per_use_keeps_one_record():
     assert len(record["terms"]) == 14 and sum(t["contribution"] for t in record["terms"]) == pytest.approx(105.0)
 
 
+@needs_dot
+def test_explore_hub_op_result_has_no_stray_node():
+    """An op whose result feeds more than 12 ops: its edge goes to the first copy (render.py once drew an ellipse)."""
+    h = Value(1.5, label="x").tanh()
+    h.label = "h"
+    data, svg = page_data(autograd.sum([h * float(k) for k in range(1, 15)]), title="t")
+    (record,) = [n for n in data["nodes"] if n["name"] == "h"]
+    assert record["out_edge"] is not None and len(record["svg"]) == 14
+    assert "<title>" + record["svg"][0].split("c")[0] + "</title>" not in svg  # no node under the bare name
+
+
 # -- the command line, in-process --------------------------------------------------------------------
 
 @needs_dot

@@ -372,6 +372,7 @@ def test_a_400_value_mlp_page_loads_and_ends_with_the_engine_grads(browser, tmp_
     out = model([Value(0.5, label="x1"), Value(-0.25, label="x2")])
     path = Path(explore(out, tmp_path / "mlp.html"))
     load(browser, path)
+    assert smallest_rendered_font(browser) >= MIN_READABLE_PX  # 43,000 pt tall: panned, never shrunk
     press(browser, Keys.END)
     grads = autograd.gradients(out, 1.0)
     order = autograd.topological_order(out, include_leaves=True)
