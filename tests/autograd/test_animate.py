@@ -197,6 +197,7 @@ def test_animate_backward_without_pillow_names_the_extra(tmp_path, monkeypatch):
 
 # -- formats, captions, labels, sizes (issues 22 and 24) --------------------------------------------
 
+ROOT = Path(__file__).resolve().parents[2]
 EVIL = 'q\\" URL=<javascript:alert(1)> pos=<20,20!>]//'
 
 
@@ -211,7 +212,9 @@ def test_animate_backward_html_is_the_explorer_page(tmp_path):
     out.backward()
     grads = {n["name"]: n["grad"] for n in data["nodes"]}
     assert all(grads[name] == leaf.grad for name, leaf in leaves.items())
-    assert animate_backward(out, tmp_path / "b", format="html") == str(tmp_path / "b.html")
+    assert animate_backward(out, tmp_path / "b", format="html", fps=MIN_FPS) == str(tmp_path / "b.html")
+    slowest = json.loads(re.search(r'id="graph-data">(.*?)</script>', (tmp_path / "b.html").read_text()).group(1))
+    assert slowest["delay"] == 100_000 < 2**31  # issue 22: a tiny fps once gave a timer delay above 2^31 ms
     assert animate_backward(out, tmp_path / "c.htm") == str(tmp_path / "c.htm")
 
 
@@ -248,7 +251,10 @@ def test_backprop_gif_fits_700_px_with_12_px_text(tmp_path):
 
     _, nodes = engine_graph()
     path = animate_backward(nodes["C"], tmp_path / "bp.gif", fps=MAX_FPS)
-    with image.open(path) as gif:
+    quoted = re.search(r"GIF is (\d+) px wide", (ROOT / "docs" / "rendering.md").read_text(encoding="utf-8"))
+    assert quoted is not None
+    with image.open(path) as gif, image.open(ROOT / "docs" / "backprop.gif") as committed:
         assert gif.width <= 700 and gif.n_frames == len(autograd.topological_order(nodes["C"])) + 2
+        assert gif.width == int(quoted.group(1)) == committed.width  # the page, the committed GIF, this run
     assert float(FRAME_FONT_SIZE) * FRAME_DPI / 72 >= 11  # points at 72 dpi are pixels
     assert MIN_FPS == 0.01
