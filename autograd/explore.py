@@ -313,10 +313,10 @@ nodes.forEach(function (n, i) {
   n.svg.forEach(function (id) { nodeOf[id] = i; });
   if (n.op_svg) { nodeOf[n.op_svg] = i; }
 });
-var edgeLabels = {};
+var edgeLabels = {};  // edge id -> its label as drawn: text and place
 Array.prototype.forEach.call(svg.querySelectorAll("g.edge"), function (g) {
   var t = g.querySelector("text");
-  if (t) { edgeLabels[g.id] = t.textContent; }
+  if (t) { edgeLabels[g.id] = { text: t.textContent, x: t.getAttribute("x"), y: t.getAttribute("y") }; }
 });
 function fieldText(g, fromEnd) { var t = g.querySelectorAll("text"); return t[t.length - fromEnd]; }
 
@@ -364,7 +364,12 @@ function renderEdges(st) {
   Array.prototype.forEach.call(svg.querySelectorAll("g.edge.active, g.edge.forward"), function (g) {
     g.classList.remove("active", "forward");
   });
-  Object.keys(edgeLabels).forEach(function (id) { byId(id).querySelector("text").textContent = edgeLabels[id]; });
+  Object.keys(edgeLabels).forEach(function (id) {
+    var t = byId(id).querySelector("text"), label = edgeLabels[id];
+    t.textContent = label.text;
+    t.setAttribute("x", label.x);
+    t.setAttribute("y", label.y);
+  });
   if (st.forward !== null) {
     var n = nodes[st.forward];
     n.edges.concat([n.out_edge]).forEach(function (id) { if (id) { byId(id).classList.add("forward"); } });
@@ -372,14 +377,29 @@ function renderEdges(st) {
   if (st.backward !== null && !quiz) {
     var b = st.backward, m = nodes[b.node];
     if (m.out_edge) { byId(m.out_edge).classList.add("active"); }
+    var placed = [];
     b.sends.forEach(function (send) {
       var id = m.edges[send.position];
       if (!id) { return; }
       var g = byId(id), t = g.querySelector("text");
       g.classList.add("active");
-      if (t) { t.textContent = b.upstream + " \u00d7 " + send.local + " = " + send.contributionText; }
+      g.parentNode.appendChild(g);  // drawn last: on top of the boxes its product may run over
+      if (t) { showProduct(t, b.upstream + " \u00d7 " + send.local + " = " + send.contributionText, placed); }
     });
   }
+}
+
+// The product starts where the edge's label starts and runs right; a line lower while it would cover another.
+function showProduct(t, text, placed) {
+  var start = parseFloat(t.getAttribute("x")) - t.getComputedTextLength() / 2, y = parseFloat(t.getAttribute("y"));
+  t.textContent = text;
+  var width = t.getComputedTextLength(), line = parseFloat(t.getAttribute("font-size")) + 3;
+  while (placed.some(function (p) { return start < p.right && p.left < start + width && Math.abs(y - p.y) < line; })) {
+    y += line;
+  }
+  placed.push({ left: start, right: start + width, y: y });
+  t.setAttribute("x", String(start + width / 2));
+  t.setAttribute("y", String(y));
 }
 
 var INFIX = { "+": " + ", "-": " - ", "*": " * ", "/": " / ", "**": " ** " };
