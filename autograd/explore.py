@@ -249,8 +249,8 @@ main { flex: 1; display: flex; min-height: 0; }
 @media (max-width: 900px) {
   main { flex-direction: column; }
   #panel { width: auto; border-left: none; border-top: 1px solid #ddd; max-height: 42vh; }
-  #panel.empty { display: none; }
 }
+#panel.empty { display: none; }  /* until a node is clicked the graph has the whole width */
 g.node { cursor: pointer; }
 g.node.pending text { fill: #999; }
 g.node.active > polygon, g.node.active > ellipse, g.node.active > path { stroke: #d62728; stroke-width: 3; }
@@ -412,7 +412,9 @@ function caption(s, st) {
   if (quiz) { return "Quiz: click a node and type its grad (checked against the engine's, relative 1e-6). " +
                      "The edge labels are the local derivatives."; }
   if (s === 0) {
-    return "The inputs are known. Step forward (\u2192 or \u25b6): each node is computed from its inputs.";
+    return "The inputs are known. Step forward (\u2192 or \u25b6): each node is computed from its inputs. " +
+           "Click a node for its value and its grad as a chain-rule sum. Keys: \u2190 \u2192 step, space play, " +
+           "Home / End.";
   }
   if (st.forward !== null) {
     return "forward: " + name(st.forward) + " = " + formula(st.forward) + " = " + nodes[st.forward].dataText;
