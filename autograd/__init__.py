@@ -17,6 +17,7 @@ from .engine import (
     topological_order,
     value_and_grad,
 )
+from .explore import Explorer, explore
 from .forward import Dual, jacobian, jvp
 from .gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
 from .ops import FUNCTIONS as _FUNCTIONS
@@ -34,6 +35,7 @@ __all__ = [
     "BatchedGraph",
     "CompiledGraph",
     "Dual",
+    "Explorer",
     "GradcheckError",
     "Value",
     "animate_backward",
@@ -45,6 +47,7 @@ __all__ = [
     "defop",
     "draw",
     "draw_dot",
+    "explore",
     "grad",
     "is_grad_enabled",
     "gradcheck",

@@ -285,6 +285,9 @@ def _path_text(text: str) -> str:
     return os.fspath(options.path(text))
 
 
+_path_text.__name__ = "path"  # what argparse calls the type in a message, never the function's own name
+
+
 def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -314,8 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_graph_parser=parser)
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A command line `valuegrad graph` or `valuegrad explore` cannot run: said in one line, exit status 2."""
 
 
 def _parse_variables(tokens: list[str]) -> dict[str, float]:
@@ -324,7 +327,7 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
     while i < len(tokens):
         token = tokens[i]
         if not token.startswith("--") or len(token) == 2:
-            raise _UsageError(f"unexpected argument {token!r}: give variables as --NAME VALUE after the expression")
+            raise UsageError(f"unexpected argument {token!r}: give variables as --NAME VALUE after the expression")
         name, has_equals, text = token[2:].partition("=")
         if has_equals:
             i += 1
@@ -332,15 +335,15 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
             text = tokens[i + 1]
             i += 2
         else:
-            raise _UsageError(f"variable --{name} needs a value (--{name} VALUE)")
+            raise UsageError(f"variable --{name} needs a value (--{name} VALUE)")
         if not name.isidentifier():
-            raise _UsageError(f"--{name}: a variable name must be a Python identifier")
+            raise UsageError(f"--{name}: a variable name must be a Python identifier")
         if name in values:
-            raise _UsageError(f"variable --{name} is given twice")
+            raise UsageError(f"variable --{name} is given twice")
         try:
             values[name] = float(text)
         except ValueError:
-            raise _UsageError(f"variable --{name}: {text!r} is not a number") from None
+            raise UsageError(f"variable --{name}: {text!r} is not a number") from None
     return values
 
 
@@ -350,7 +353,7 @@ def _checked_path(path: str, option: str) -> str:
         path = os.path.join(path, "graph")
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        raise _UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
+        raise UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
     return path
 
 
@@ -363,7 +366,7 @@ def _animation_output(path: str | None) -> tuple[str, str] | None:
         return (path if extension else path + ".gif"), "gif"
     if extension in (".html", ".htm"):
         return path, "html"
-    raise _UsageError(f"--animate {path!r}: the file must end in .gif or .html")
+    raise UsageError(f"--animate {path!r}: the file must end in .gif or .html")
 
 
 def _output(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -383,7 +386,7 @@ def _output(args: argparse.Namespace) -> tuple[str, str] | None:
     elif not extension:
         fmt = "png"
     else:
-        raise _UsageError(f"cannot tell the format from {path!r}; use --format {'|'.join(OUTPUT_FORMATS)}")
+        raise UsageError(f"cannot tell the format from {path!r}; use --format {'|'.join(OUTPUT_FORMATS)}")
     if fmt == "dot" and extension not in _DOT_EXTENSIONS:
         path += ".gv"
     elif fmt != "dot" and extension != "." + fmt:
@@ -391,10 +394,41 @@ def _output(args: argparse.Namespace) -> tuple[str, str] | None:
     return path, fmt
 
 
-def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
-    parser.print_usage(sys.stderr)
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+def usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    """One line on stderr, as every other usage error of `valuegrad` (options.Parser); exit status 2."""
+    print(f"{parser.prog}: error: {message} (see `{parser.prog} --help`)", file=sys.stderr)
     return 2
+
+
+def read_expression_command(
+    args: argparse.Namespace, add_late_options: Callable[[argparse.ArgumentParser], None]
+) -> tuple[argparse.Namespace, ast.Expression, dict[str, float]]:
+    """The options (also those after the expression), the parsed expression and its variables' values.
+
+    ``add_late_options(parser)`` adds the command's options with ``default=argparse.SUPPRESS``:
+    options after the expression arrive in the remainder together with the variables.  Raises
+    ``argparse.ArgumentError``, :class:`UsageError` or :class:`ExpressionError` (see :func:`usage_error`).
+    """
+    late = argparse.ArgumentParser(prog="", add_help=False, allow_abbrev=False, exit_on_error=False)
+    add_late_options(late)
+    options, rest = late.parse_known_args(list(getattr(args, "variables", None) or []))
+    merged = argparse.Namespace(**{**vars(args), **vars(options)})
+    values = _parse_variables(rest)
+    tree = parse_expression(merged.expression)
+    used = variable_names(tree)
+    missing = [name for name in used if name not in values]
+    if missing:
+        raise UsageError(f"no value for variable(s) {', '.join(missing)}: add " +
+                         " ".join(f"--{name} VALUE" for name in missing))
+    unused = [name for name in values if name not in used]
+    if unused:
+        raise UsageError(f"variable(s) {', '.join(unused)} given but not used in {merged.expression!r}")
+    return merged, tree, values
+
+
+def help_asked_after_expression(args: argparse.Namespace) -> bool:
+    remainder = list(getattr(args, "variables", None) or [])
+    return "-h" in remainder or "--help" in remainder
 
 
 def run(args: argparse.Namespace) -> int:
@@ -402,30 +436,15 @@ def run(args: argparse.Namespace) -> int:
     if parser is None:
         parser = argparse.ArgumentParser(prog="valuegrad graph")
         add_arguments(parser)
-    # Options after the expression arrive in the remainder together with the variables.
-    late = argparse.ArgumentParser(prog=parser.prog, add_help=False, allow_abbrev=False, exit_on_error=False)
-    _add_output_options(late, suppress=True)
-    remainder = list(getattr(args, "variables", None) or [])
-    if "-h" in remainder or "--help" in remainder:  # help asked for after the expression
+    if help_asked_after_expression(args):
         parser.print_help()
         return 0
     try:
-        options, rest = late.parse_known_args(remainder)
-        merged = argparse.Namespace(**{**vars(args), **vars(options)})
-        values = _parse_variables(rest)
+        merged, tree, values = read_expression_command(args, lambda late: _add_output_options(late, suppress=True))
         output = _output(merged)
         animation = _animation_output(merged.animate)
-        tree = parse_expression(merged.expression)
-        used = variable_names(tree)
-        missing = [name for name in used if name not in values]
-        if missing:
-            raise _UsageError(f"no value for variable(s) {', '.join(missing)}: add " +
-                              " ".join(f"--{name} VALUE" for name in missing))
-        unused = [name for name in values if name not in used]
-        if unused:
-            raise _UsageError(f"variable(s) {', '.join(unused)} given but not used in {merged.expression!r}")
-    except (argparse.ArgumentError, _UsageError, ExpressionError) as exc:
-        return _usage_error(parser, str(exc))
+    except (argparse.ArgumentError, UsageError, ExpressionError) as exc:
+        return usage_error(parser, str(exc))
 
     root, leaves = build_graph(tree, values)
     draw_options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads,

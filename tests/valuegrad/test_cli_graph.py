@@ -308,8 +308,8 @@ def test_cli_usage_errors_exit_2_without_traceback(tmp_path, capsys, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert cli(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: valuegrad graph")
-    assert f"valuegrad graph: error: {message}" in err
+    assert err.startswith(f"valuegrad graph: error: {message}")
+    assert err.endswith(" (see `valuegrad graph --help`)\n") and err.count("\n") == 1  # one line, no usage block
     assert "Traceback" not in err
     assert os.listdir(tmp_path) == []
 
@@ -465,3 +465,16 @@ def test_write_graph_pictures(tmp_path):
     assert written == [str(tmp_path / "neuron.png"), str(tmp_path / "mlp.png")]
     for path in written:
         assert Path(path).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_cli_animate_into_a_directory_names_no_internal_function(tmp_path, capsys, monkeypatch):
+    """Issue 22: `--animate .` said "invalid _path_text value: '.'"; a directory now gets graph.gif inside it."""
+    pytest.importorskip("PIL", reason="Pillow (the demo extra) writes the GIF")
+    if shutil.which("neato") is None:
+        pytest.skip("Graphviz (`dot` and `neato`) is not installed")
+    monkeypatch.chdir(tmp_path)
+    assert cli(["x*2", "--x", "1", "--animate", "."]) == 0
+    assert (tmp_path / "graph.gif").exists() and "_path_text" not in capsys.readouterr().err
+    assert cli(["x*2", "--x", "1", "--animate", "9" * 300]) == 2
+    err = capsys.readouterr().err
+    assert "_path_text" not in err and "a path component is longer than 255 bytes" in err and err.count("\n") == 1
