@@ -179,7 +179,7 @@ def _chain(order: list[Value], step: Callable[[Value], None] | None) -> None:
             a.grad += g * node._dx
 
 
-def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
+def chain_step(local_grads_of: Callable[[Value], tuple[Any, ...]]) -> Callable[[Value], None]:
     """A chain-rule step taking its local derivatives from ``local_grads_of(node)``."""
 
     def step(node: Value) -> None:
@@ -193,12 +193,12 @@ def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], No
     return step
 
 
-def float_local_grads(node: Value) -> tuple:
+def float_local_grads(node: Value) -> tuple[Any, ...]:
     """The local derivatives computed in the forward pass (the eager step's)."""
     return node.local_grads
 
 
-def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
+def _graph_local_grads(root: Value) -> Callable[[Value], tuple[Any, ...]]:
     """``create_graph``'s local derivatives: the node's row applied to Values.
 
     They are computed on a replica of the forward graph (same rows, same leaves), so the
@@ -212,10 +212,11 @@ def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
             ops.require_row(rule, "backward(create_graph=True)")
             replicas[node] = make(rule, tuple([replicas.get(p, p) for p in node.parents]))
 
-    def local_grads_of(node: Value) -> tuple:
+    def local_grads_of(node: Value) -> tuple[Any, ...]:
         replica = replicas[node]
         with set_grad_mode(True):
-            return node._rule.local(*replica.parents, replica)
+            local_grads: tuple[Any, ...] = node._rule.local(*replica.parents, replica)
+            return local_grads
 
     return local_grads_of
 
@@ -225,7 +226,8 @@ def _step_for(root: Value, create_graph: bool) -> Callable[[Value], None] | None
     local_grads_of = _graph_local_grads(root) if create_graph else float_local_grads
     check = _mode.anomaly_step()
     if check is not None:  # detect_anomaly() is on: its step checks every contribution
-        return check(local_grads_of)
+        checked: Callable[[Value], None] = check(local_grads_of)
+        return checked
     return chain_step(local_grads_of) if create_graph else None
 
 

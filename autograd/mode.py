@@ -17,9 +17,13 @@ layout); :mod:`autograd.anomaly` supplies its wrapper and step while it is activ
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-Makers = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]
+if TYPE_CHECKING:
+    from .value import Value
+
+Maker = Callable[..., "Value"]
+Makers = tuple[Maker, Maker, Maker]
 
 _thread = threading.local()
 _lock = threading.Lock()
@@ -35,16 +39,16 @@ class _State:
     anomaly_step: Callable[..., Any] | None = None  # detect_anomaly's backward step
 
 
-def _unset(*args: Any) -> Any:
+def _unset(*args: Any) -> Value:
     raise RuntimeError("autograd.mode: no node makers installed (autograd.value installs them at import)")
 
 
-make1: Callable[..., Any] = _unset
-make2: Callable[..., Any] = _unset
-maken: Callable[..., Any] = _unset
+make1: Maker = _unset
+make2: Maker = _unset
+maken: Maker = _unset
 
 
-def make(rule: Any, parents: tuple) -> Any:
+def make(rule: Any, parents: tuple[Any, ...]) -> Value:
     """Apply ``rule`` to parent Values under the current mode."""
     if rule.arity == 1:
         return make1(rule, parents[0])
@@ -97,13 +101,13 @@ def _modal(recording: Makers, constant: Makers) -> Makers:
     record1, record2, recordn = recording
     constant1, constant2, constantn = constant
 
-    def modal1(rule: Any, a: Any) -> Any:
+    def modal1(rule: Any, a: Any) -> Value:
         return (record1 if getattr(_thread, "grad_enabled", True) else constant1)(rule, a)
 
-    def modal2(rule: Any, a: Any, b: Any) -> Any:
+    def modal2(rule: Any, a: Any, b: Any) -> Value:
         return (record2 if getattr(_thread, "grad_enabled", True) else constant2)(rule, a, b)
 
-    def modaln(rule: Any, parents: tuple) -> Any:
+    def modaln(rule: Any, parents: tuple[Any, ...]) -> Value:
         return (recordn if getattr(_thread, "grad_enabled", True) else constantn)(rule, parents)
 
     return modal1, modal2, modaln

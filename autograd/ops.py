@@ -78,7 +78,7 @@ class Op:
         name: str,
         arity: int,
         forward: Callable[..., float],
-        local: Callable[..., tuple],
+        local: Callable[..., tuple[Any, ...]],
         *,
         array: Callable[..., Any] | None = None,
         domain: tuple[InputDomain, ...] | None = None,
@@ -264,7 +264,8 @@ def to_float(x: Any, where: str) -> float:
     """Convert a real number to float; TypeError naming ``where`` and the type otherwise."""
     cls = x.__class__
     if cls is float:
-        return x
+        same: float = x
+        return same
     if cls is int:
         try:
             return float(x)
@@ -480,7 +481,7 @@ def _dot_forward(*args: float) -> float:
     return total + args[-1] if len(args) % 2 else total
 
 
-def _dot_local(*args: Any) -> tuple:
+def _dot_local(*args: Any) -> tuple[Any, ...]:
     n = (len(args) - 1) // 2  # args = w1..wn, x1..xn[, bias], out
     ws, xs = args[:n], args[n : 2 * n]
     return xs + ws + (1.0,) if len(args) % 2 == 0 else xs + ws
@@ -489,7 +490,7 @@ def _dot_local(*args: Any) -> tuple:
 DOT = register(Op("dot", -1, _dot_forward, _dot_local, public=True, method=False))
 
 
-def _logsumexp_local(*args: Any) -> tuple:
+def _logsumexp_local(*args: Any) -> tuple[Any, ...]:
     # The softmax, exp(x_i - out): no max and no branch, so the same row works on Values, duals
     # and the compile tracer.  Where out is ±inf it is nan for the inf inputs (PyTorch agrees).
     out = args[-1]  # args = x1..xn, out
@@ -574,8 +575,8 @@ def row_for(name: str, params: tuple[float, ...] = ()) -> Op:
     return closure_row(name)
 
 
-def _checked_local(name: str, arity: int, local: Callable[..., Any]) -> Callable[..., tuple]:
-    def checked(*args: Any) -> tuple:
+def _checked_local(name: str, arity: int, local: Callable[..., Any]) -> Callable[..., tuple[Any, ...]]:
+    def checked(*args: Any) -> tuple[Any, ...]:
         floats = all(a.__class__ is float for a in args)
         try:
             result = local(*args)

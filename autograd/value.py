@@ -14,13 +14,13 @@ _new = object.__new__
 # Method factories: Value's operators and named methods are made from the rows (see _install
 # at the end), each applying its row through the current node makers of autograd.mode.
 
-def _operator(rule: Op) -> Callable[..., Value]:
+def _operator(rule: Op) -> Callable[..., Any]:
     """``self <op> other``; numbers on the right become constant leaves, or pick the row's
     ``right_constant`` row (``x ** 2`` is the ``**2`` row)."""
     with_constant = rule.right_constant
 
     if with_constant is None:
-        def method(self: Value, other: Any) -> Value:
+        def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
             if other.__class__ is not Value:
                 other = _operand(other)
                 if other is NotImplemented:
@@ -29,7 +29,7 @@ def _operator(rule: Op) -> Callable[..., Value]:
 
         return method
 
-    def method_with_constant(self: Value, other: Any, modulo: None = None) -> Value:
+    def method_with_constant(self: Value, other: Any, modulo: None = None) -> Any:
         if modulo is not None:
             raise TypeError(f"{rule.name} of a Value does not take a modulo argument")
         cls = other.__class__
@@ -44,10 +44,10 @@ def _operator(rule: Op) -> Callable[..., Value]:
     return method_with_constant
 
 
-def _reflected(rule: Op) -> Callable[[Value, Any], Value]:
+def _reflected(rule: Op) -> Callable[[Value, Any], Any]:
     """``other <op> self`` for a number ``other`` on the left."""
 
-    def method(self: Value, other: Any) -> Value:
+    def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
         other = _operand(other)
         if other is NotImplemented:
             return NotImplemented
@@ -174,7 +174,7 @@ class Value(_Generated):
         return a if a.__class__ is tuple else (a,)
 
     @property
-    def local_grads(self) -> tuple:
+    def local_grads(self) -> tuple[Any, ...]:
         """d(self)/d(parent) for each parent, as computed in the forward pass.
 
         Empty for leaves and for micrograd-style nodes, whose derivative is their closure.
@@ -260,7 +260,7 @@ def _leaf(data: float) -> Value:
     return node
 
 
-def assemble(rule: Op, parents: tuple[Value, ...], local_grads: tuple, data: float) -> Value:
+def assemble(rule: Op, parents: tuple[Value, ...], local_grads: tuple[Any, ...], data: float) -> Value:
     """A node of ``rule`` over ``parents`` with the given local derivatives and data, laid out as
     the makers lay it out (for code that rebuilds graphs: unpickling)."""
     node = _leaf(data)
@@ -384,12 +384,12 @@ make = _mode.make
 
 # -- fused n-ary ops ----------------------------------------------------------------------------
 
-def sum(values: Any) -> Value:  # noqa: A001 - autograd.sum, kept out of __all__
+def sum(values: Any) -> Any:  # noqa: A001 - autograd.sum, kept out of __all__
     """Sum of many Values (or numbers) as ONE node with many parents."""
     return _fused(ops.SUM, values, 0.0)
 
 
-def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
+def dot(ws: Any, xs: Any, bias: Any = None) -> Any:
     """w . x (+ bias) as ONE node: a neuron's pre-activation without 2n intermediate nodes."""
     ws = ws if ws.__class__ is tuple else tuple(ws)
     xs = xs if xs.__class__ is tuple else tuple(xs)
@@ -408,7 +408,7 @@ def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
     return _mode.maken(ops.DOT, parents)
 
 
-def logsumexp(values: Any) -> Value:
+def logsumexp(values: Any) -> Any:
     """log(sum of exp(v)) as ONE node, stable for any inputs (the max is subtracted inside).
 
     Its local derivatives are the softmax of ``values``.  Of nothing it is -inf (log 0).
@@ -416,7 +416,7 @@ def logsumexp(values: Any) -> Value:
     return _fused(ops.LOGSUMEXP, values, -ops.inf)
 
 
-def _fused(rule: Op, values: Any, empty: float) -> Value:
+def _fused(rule: Op, values: Any, empty: float) -> Any:
     """One ``rule`` node over all of ``values``; a constant leaf ``empty`` when there are none."""
     values = values if values.__class__ in (tuple, list) else tuple(values)
     if not _all_values(values):
@@ -431,7 +431,7 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
     return _mode.maken(rule, values if values.__class__ is tuple else tuple(values))
 
 
-def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
+def _constant_of(rule: Op, items: tuple[Any, ...] | list[Any], empty: float) -> Any:
     """A fused op over no Values: a constant leaf (forward mode and other number types apply the row)."""
     if any(hasattr(item.__class__, "_apply_rule") for item in items):
         return ops.apply(rule, *items)
@@ -440,7 +440,7 @@ def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
     return _constant(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
 
 
-def _all_values(items: tuple | list) -> bool:
+def _all_values(items: tuple[Any, ...] | list[Any]) -> bool:
     # An exact class check per item: much cheaper than converting each one (nn's hot path).
     for item in items:
         if item.__class__ is not Value:
@@ -448,7 +448,7 @@ def _all_values(items: tuple | list) -> bool:
     return True
 
 
-def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
+def _apply_other_type(rule: Op, args: tuple[Any, ...], error: TypeError) -> Any:
     """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual),
     which applies the row itself (constant leaf Values among its operands included)."""
     for a in args:
