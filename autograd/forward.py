@@ -247,21 +247,8 @@ def jacobian(f: Callable[..., Any], inputs: Sequence[Any], *, mode: str = "forwa
 
 
 def _install(rule: Op) -> None:
-    """Dual's operator for ``rule`` (``__add__`` and ``__radd__``, ``__neg__``) and its method for a public row."""
-    names: list[tuple[str, Callable[..., Dual]]] = []
-    if rule.operator is not None:
-        if rule.arity == 1:
-            names.append((f"__{rule.operator}__", _named_method(rule)))
-        else:
-            names.append((f"__{rule.operator}__", _operator(rule)))
-            names.append((f"__r{rule.operator}__", _reflected(rule)))
-    if rule.method:
-        names.append((rule.name, _named_method(rule)))
-    for name, method in names:
-        method.__name__ = name
-        method.__qualname__ = f"Dual.{name}"
-        method.__doc__ = f"Apply the row {rule.name!r} of the rule table (autograd.ops) in forward mode."
-        setattr(Dual, name, method)
+    """Dual's operator and method for ``rule``."""
+    ops.install_methods(Dual, rule, {"operator": _operator, "reflected": _reflected, "named": _named_method})
 
 
 ops.on_register(_install)

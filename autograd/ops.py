@@ -415,6 +415,28 @@ def register(rule: Op) -> Op:
     return rule
 
 
+def install_methods(cls: type, rule: Op, factories: dict[str, Callable[[Op], Callable[..., Any]]]) -> None:
+    """Give a number type (Value, Dual) the methods ``rule`` calls for: its operator (``__add__``
+    and ``__radd__``, or ``__neg__``) and, for a public row, its named method (``tanh``).
+
+    ``factories`` maps "operator", "reflected" and "named" to the type's method factories.
+    """
+    methods: list[tuple[str, Callable[..., Any]]] = []
+    if rule.operator is not None:
+        if rule.arity == 1:
+            methods.append((f"__{rule.operator}__", factories["named"](rule)))
+        else:
+            methods.append((f"__{rule.operator}__", factories["operator"](rule)))
+            methods.append((f"__r{rule.operator}__", factories["reflected"](rule)))
+    if rule.method:
+        methods.append((rule.name, factories["named"](rule)))
+    for name, method in methods:
+        method.__name__ = name
+        method.__qualname__ = f"{cls.__name__}.{name}"  # pickle finds bound methods (nn's activations) by it
+        method.__doc__ = f"Apply the row {rule.name!r} of the rule table (autograd.ops)."
+        setattr(cls, name, method)
+
+
 def on_register(listener: Callable[[Op], None]) -> None:
     """Call ``listener(row)`` for every row registered so far and for every later one."""
     _listeners.append(listener)

@@ -460,22 +460,8 @@ def _apply_other_type(rule: Op, args: tuple[Any, ...], error: TypeError) -> Any:
 # -- operators and methods from the rows ------------------------------------------------------
 
 def _install(rule: Op) -> None:
-    """Value's operator for ``rule`` (``__add__`` and ``__radd__``, ``__neg__``) and its method
-    (``Value.tanh``) for a public row; the sequence-taking function of a built-in n-ary row."""
-    names: list[tuple[str, Callable[..., Value]]] = []
-    if rule.operator is not None:
-        if rule.arity == 1:
-            names.append((f"__{rule.operator}__", _unary_method(rule)))
-        else:
-            names.append((f"__{rule.operator}__", _operator(rule)))
-            names.append((f"__r{rule.operator}__", _reflected(rule)))
-    if rule.method:
-        names.append((rule.name, _named_method(rule)))
-    for name, method in names:
-        method.__name__ = name
-        method.__qualname__ = f"Value.{name}"  # pickle finds bound methods (nn's activations) by it
-        method.__doc__ = f"Apply the row {rule.name!r} of the rule table (autograd.ops)."
-        setattr(Value, name, method)
+    """Value's operator and method for ``rule``; the sequence-taking function of a built-in n-ary row."""
+    ops.install_methods(Value, rule, {"operator": _operator, "reflected": _reflected, "named": _named_method})
     if rule.public and rule.arity == -1 and not rule.method:
         # The built-in fused rows' functions take a sequence and make one node: this module's
         # sum(values), dot(ws, xs, bias) and logsumexp(values).
