@@ -43,7 +43,7 @@ def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS)
         print(f"wrote {path}")
     status = 0
     for name in demos:
-        options = ["--out", directory] + ([] if name in ("backprop", "modes") else ["--no-progress"])
+        options = ["--out", directory] + {"backprop": ["--gif"], "modes": []}.get(name, ["--no-progress"])
         status = max(status, main(["demo", name, *options]))
     return status
 

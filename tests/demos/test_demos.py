@@ -106,7 +106,7 @@ def test_backprop_report_shows_every_parameter_and_chain():
 @pytest.mark.slow  # a subprocess per test
 @pytest.mark.skipif(not HAS_DOT, reason="graphviz's dot binary is not installed")
 def test_backprop_script_writes_graph(tmp_path):
-    result = run_script("backprop_by_hand.py", "--out", str(tmp_path))
+    result = run_script("backprop_by_hand.py", "--gif", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "dC/dw1" in result.stdout
     picture = tmp_path / "backprop_graph.png"
@@ -124,7 +124,7 @@ def test_backprop_script_writes_graph(tmp_path):
 @pytest.mark.slow  # a subprocess per test
 def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path / "empty"))  # no `dot` on this PATH
-    result = run_script("backprop_by_hand.py", "--out", str(tmp_path), env=env)
+    result = run_script("backprop_by_hand.py", "--gif", "--out", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
     assert "dot" in result.stderr and "apt-get install graphviz" in result.stderr
     assert "Traceback" not in result.stderr

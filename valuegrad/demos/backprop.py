@@ -154,6 +154,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=LEARNING_RATE,
         help="learning rate of the SGD step (default: %(default)s)",
     )
+    # Writing the GIF is ~90% of the demo's CPU time (one Graphviz run per frame, then Pillow's
+    # quantizer), and docs/backprop.gif is committed: so it is written only when asked for.
+    parser.add_argument(
+        "--gif", action="store_true",
+        help="also write backprop.gif, backpropagation one node at a time (about 10 s more)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,9 +170,10 @@ def run(args: argparse.Namespace) -> int:
         written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB")
         if written is not None:
             print(f"\nwrote {written}  (the graph: data, grad and local derivatives on the edges)")
-        animation = animate_graph(nodes["C"], out / "backprop.gif", rankdir="TB", fps=1.0)
-        if animation is not None:
-            print(f"wrote {animation}  (backpropagation one node at a time: upstream x local = contribution)")
+        if args.gif:
+            animation = animate_graph(nodes["C"], out / "backprop.gif", rankdir="TB", fps=1.0)
+            if animation is not None:
+                print(f"wrote {animation}  (backpropagation one node at a time: upstream x local = contribution)")
         return 0
 
     return run_safely("backprop", body)
