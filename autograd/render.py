@@ -103,41 +103,31 @@ def _escape_char(ch: str) -> str:
     return ch
 
 
-def escape_record_text(text: str) -> str:
-    """``text`` as a literal field of a Graphviz record label.
+def escape_label(text: str, *, record: bool = False) -> str:
+    """``text`` as a literal Graphviz label: the one escaping path of every text that reaches DOT.
 
-    Records give ``{ } | < >`` meaning, escString gives backslashes meaning, and Graphviz
-    decodes HTML entities in every label, so ``&`` is written as an entity; spaces become
-    ``&#32;`` because the record parser drops a space that follows a non-ASCII character.
-    Double quotes are left to the graphviz package, which escapes them when quoting.
+    Value labels, op names, box titles and notes all pass through here (edge labels are our own
+    numbers), then
+    through :func:`_quoted`, which writes the DOT string literal (it escapes double quotes), so no
+    label can end the string and add attributes (``q" URL=<javascript:...>`` stays text).
+    Graphviz's escString gives backslashes meaning and Graphviz decodes HTML entities in every
+    label, so ``\\`` is doubled and ``&`` is written as an entity; control characters become
+    ``\\xNN`` text (they would break the image or the SVG's XML).  ``record=True`` is for a field of a
+    record label: ``{ } | < >`` are escaped too, and spaces become ``&#32;`` because the record
+    parser drops a space that follows a non-ASCII character.
     """
     out = []
     for ch in text:
         if ch == "\\":
             out.append("\\\\")
-        elif ch in "{}|<>":
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch == "\n":
+            out.append("\\n")
+        elif record and ch in "{}|<>":
             out.append("\\" + ch)
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == " ":
+        elif record and ch == " ":
             out.append("&#32;")
-        elif ch == "\n":
-            out.append("\\n")
-        else:
-            out.append(_escape_char(ch))
-    return "".join(out)
-
-
-def escape_label_text(text: str) -> str:
-    """``text`` as a literal plain (non-record) Graphviz label."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == "\n":
-            out.append("\\n")
         else:
             out.append(_escape_char(ch))
     return "".join(out)
@@ -327,12 +317,12 @@ def _legend_text(show_grad: bool, show_local_grads: bool, scale: float, any_nonf
         lines.append("edge label: local derivative d(out)/d(in)")
         lines.append("chain rule: grad(in) += grad(out) * edge label")
     # \l ends a left-justified line in Graphviz labels.
-    return "".join(escape_label_text(line) + "\\l" for line in lines)
+    return "".join(escape_label(line) + "\\l" for line in lines)
 
 
 def _value_record(label: str, data: float, grad: float | None, digits: int, *, stacked: bool = False) -> str:
     """A record: label, data, grad side by side; ``stacked`` puts them one above the other in LR graphs."""
-    fields = [escape_record_text(label)] if label else []
+    fields = [escape_label(label, record=True)] if label else []
     fields.append("data " + format_number(data, digits=digits))
     if grad is not None:
         fields.append("grad " + format_number(grad, digits=digits))
@@ -433,7 +423,7 @@ def _graph_parts(
         if not node.parents:
             continue
         op_name = name + "op"
-        parts.nodes.append(_Node(op_name, escape_label_text(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
+        parts.nodes.append(_Node(op_name, escape_label(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
         parts.edges.append(_Edge(op_name, name, {}))
         for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             tail = parts.names.get(parent)
@@ -453,7 +443,7 @@ def _graph_parts(
     if total > len(drawn):
         hidden = total - len(drawn)
         parts.nodes.append(_Node(
-            "more", escape_label_text(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
+            "more", escape_label(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
             {"shape": "note", "style": "dashed"}))
         parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(missing_inputs))
     if cluster_by_module:
@@ -510,7 +500,7 @@ def _cluster_lines(parts: _Parts) -> list[str]:
             lines.append("\t}\n")
         colour = _CLUSTER_COLORS[len(open_boxes) % len(_CLUSTER_COLORS)] if open_boxes else _CLUSTER_COLORS[0]
         label = parts.cluster_labels.get(path) or path.rsplit(".", 1)[-1] or "module"
-        attrs = {**CLUSTER_ATTRS, "label": escape_label_text(label), "color": colour, "fontcolor": colour}
+        attrs = {**CLUSTER_ATTRS, "label": escape_label(label), "color": colour, "fontcolor": colour}
         lines.append(f"\tsubgraph cluster_{number} {{\n")
         lines.extend(f"\t\t{key}={_quoted(value)}\n" for key, value in attrs.items())
         lines.extend(_node_line(node) for node in members.get(path, []))
@@ -624,24 +614,62 @@ def render_bytes(graph: graphviz.Digraph, format: str, *, where: str = "draw") -
 
 def output_path(path: str | os.PathLike[str], format: str, where: str) -> str:  # noqa: A002
     """``path`` as text with ``.format`` appended unless it already ends with it; TypeError naming ``where``."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
+    target = _path_text(path, where)
     if not target.lower().endswith("." + format):
         target += "." + format
     return target
 
 
-def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to_dot_options: Any) -> str:  # noqa: A002
+def _path_text(path: Any, where: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
+    return target
+
+
+# Extensions that name a file format: a path ending in one of these says what it wants written.
+_FORMAT_EXTENSIONS = frozenset({"png", "svg", "pdf", "gif", "html", "htm", "jpg", "jpeg", "webp", "bmp", "tif",
+                                "tiff", "eps", "ps", "gv", "dot", "json", "txt", "mp4"})
+
+
+def format_of_path(
+    path: str | os.PathLike[str], format: str | None, formats: tuple[str, ...], where: str,  # noqa: A002
+) -> str:
+    """The format to write ``path`` in: ``format`` if given, else the path's extension, else ``formats[0]``.
+
+    ValueError naming ``where`` for a format not in ``formats`` (given or taken from the extension)
+    and for an extension that contradicts an explicit ``format`` (``"g.svg"`` with ``format="png"``).
+    A path without a format extension (``"graph"``, ``"run.v2"``) gets ``.format`` appended by
+    :func:`output_path`.
+    """
+    extension = os.path.splitext(_path_text(path, where))[1][1:].lower()
+    named = extension if extension in _FORMAT_EXTENSIONS else None
+    if format is None:
+        format = named or formats[0]  # noqa: A001
+        if format not in formats:
+            raise ValueError(f"{where}: cannot write a .{extension} file; the formats are {', '.join(formats)} "
+                             f"(taken from the extension), got {str(path)!r}")
+    elif format not in formats:
+        raise ValueError(f"{where}: format must be one of {', '.join(formats)}, got {format!r}")
+    elif named is not None and named != format:
+        raise ValueError(f"{where}: the path {str(path)!r} ends in .{extension} but format={format!r}; "
+                         f"leave out format= (the extension decides) or make them agree")
+    return format
+
+
+def draw(
+    root: Value, path: str | os.PathLike[str], *, format: str | None = None,  # noqa: A002
+    **to_dot_options: Any,
+) -> str:
     """Write the computation graph of ``root`` as a png, svg or pdf image; return the file's path.
 
-    ``.png`` (or the format's extension) is appended unless ``path`` already ends with it.
-    Options are those of :func:`to_dot`.  Needs the Graphviz ``dot`` program.
+    The format is ``format`` or else the extension of ``path`` (``"g.svg"`` writes SVG); a path
+    without one gets ``.png`` (or ``.format``) appended.  An extension that contradicts ``format``
+    is a ValueError.  Options are those of :func:`to_dot`.  Needs the Graphviz ``dot`` program.
     """
-    if format not in FORMATS:
-        raise ValueError(f"draw(): format must be one of {', '.join(FORMATS)}, got {format!r}")
+    format = format_of_path(path, format, FORMATS, "draw()")  # noqa: A001
     target = output_path(path, format, "draw()")
     graph = to_dot(root, **to_dot_options)
     write_atomic(target, render_bytes(graph, format))

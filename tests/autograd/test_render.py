@@ -22,8 +22,7 @@ from autograd.render import (
     NOTEBOOK_MAX_NODES,
     draw,
     draw_dot,
-    escape_label_text,
-    escape_record_text,
+    escape_label,
     format_number,
     render_bytes,
     to_dot,
@@ -155,18 +154,18 @@ def test_format_number_digits_option():
     assert format_number(math.pi, digits=8) == "3.1415927"
 
 
-def test_escape_record_text_escapes_record_syntax_backslashes_and_entities():
-    assert escape_record_text("a{b}|<c>") == "a\\{b\\}\\|\\<c\\>"
-    assert escape_record_text("back\\slash") == "back\\\\slash"
-    assert escape_record_text("x & y") == "x&#32;&amp;&#32;y"
-    assert escape_record_text("tab\there") == "tab\\\\x09here"
-    assert escape_record_text('say "hi"') == 'say&#32;"hi"'  # quotes are left to graphviz.quote
-    assert escape_record_text("ünï∂") == "ünï∂"
+def test_escape_label_record_escapes_record_syntax_backslashes_and_entities():
+    assert escape_label("a{b}|<c>", record=True) == "a\\{b\\}\\|\\<c\\>"
+    assert escape_label("back\\slash", record=True) == "back\\\\slash"
+    assert escape_label("x & y", record=True) == "x&#32;&amp;&#32;y"
+    assert escape_label("tab\there", record=True) == "tab\\\\x09here"
+    assert escape_label('say "hi"', record=True) == 'say&#32;"hi"'  # the DOT string literal escapes quotes
+    assert escape_label("ünï∂", record=True) == "ünï∂"
 
 
-def test_escape_label_text_keeps_record_characters():
-    assert escape_label_text("a{b}|<c>") == "a{b}|<c>"
-    assert escape_label_text("a\\b & c") == "a\\\\b &amp; c"
+def test_escape_label_plain_keeps_record_characters():
+    assert escape_label("a{b}|<c>") == "a{b}|<c>"
+    assert escape_label("a\\b & c") == "a\\\\b &amp; c"
 
 
 # -- DOT source -------------------------------------------------------------------------------
@@ -360,7 +359,7 @@ NASTY_LABELS = [
 @pytest.mark.parametrize("label", NASTY_LABELS)
 def test_to_dot_label_escaped_in_source(label):
     source = to_dot(Value(1.0, label=label)).source
-    assert escape_record_text(label) in source.replace('\\"', '"')
+    assert escape_label(label, record=True) in source.replace('\\"', '"')
 
 
 @needs_dot
@@ -377,6 +376,35 @@ def test_to_dot_any_label_renders_verbatim(label):
     texts = svg_texts(render_bytes(to_dot(Value(1.0, label=label), legend=False, show_grad=False), "svg"))
     assert texts[0].replace("\xa0", " ") == label.replace("\xa0", " ")
     assert texts[1] == "data 1"
+
+
+INJECTION = 'q\\" URL=<javascript:alert(1)> pos=<20,20!>]//'
+"""A label that, unescaped, would end the DOT string and add a link and a pinned position (issue 22)."""
+
+
+class InjectedNames:
+    """A module whose parameter path (the box title) is the injection text."""
+
+    def __init__(self, weight: Value) -> None:
+        self.weight = weight
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [(INJECTION + ".w0", self.weight)]
+
+
+@needs_dot
+def test_label_injection_stays_text_in_every_label_kind():
+    """A Value label, an op name (micrograd-style constructor) and a box title: no syntax error, no link."""
+    weight = Value(2.0, label=INJECTION)
+    product = weight * Value(3.0, label="x")
+    custom = Value(product.data + 1.0, (product,), INJECTION)  # micrograd's Value(data, children, op)
+    module = InjectedNames(weight)
+    graph = to_dot(custom, module=module, cluster_by_module=True, legend=False, show_grad=False)
+    svg = render_bytes(graph, "svg")  # a syntax error would be a RuntimeError with dot's message
+    assert b"<a " not in svg and b"href" not in svg  # a URL attribute becomes an <a xlink:href=...> link
+    texts = [t.replace("\xa0", " ") for t in svg_texts(svg)]
+    assert texts.count(INJECTION) == 3  # the record's label, the op circle and the box title
+    assert Parsed(graph.source).nodes.keys() == {"v0", "v1", "v2", "v2op", "v3", "v3op"}
 
 
 class FakeNet:
@@ -626,6 +654,36 @@ def test_draw_passes_to_dot_options(tmp_path):
     svg = Path(draw(o, tmp_path / "g", format="svg", show_grad=False)).read_bytes()
     texts = svg_texts(svg)
     assert "data 0.7071" in texts and not any(t.startswith("grad") for t in texts)
+
+
+@needs_dot
+@pytest.mark.parametrize(("name", "magic"), [("g.svg", b"<?xml"), ("g.PDF", b"%PDF"), ("g.png", PNG_MAGIC)])
+def test_draw_takes_the_format_from_the_extension(tmp_path, name, magic):
+    o, _ = neuron()
+    assert draw(o, tmp_path / name) == str(tmp_path / name)
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert os.listdir(tmp_path) == [name]
+
+
+@needs_dot
+def test_draw_without_a_format_extension_appends_the_format(tmp_path):
+    o, _ = neuron()
+    assert draw(o, tmp_path / "run.v2") == str(tmp_path / "run.v2.png")
+    assert draw(o, tmp_path / "run.v2", format="svg") == str(tmp_path / "run.v2.svg")
+    assert draw(o, tmp_path / "same.svg", format="svg") == str(tmp_path / "same.svg")
+
+
+@pytest.mark.parametrize(("name", "fmt", "message"), [
+    ("g.svg", "png", "ends in .svg but format='png'"),
+    ("g.png", "pdf", "ends in .png but format='pdf'"),
+    ("g.gif", None, "cannot write a .gif file; the formats are png, svg, pdf"),
+    ("g.html", None, "cannot write a .html file"),
+])
+def test_draw_extension_that_contradicts_the_format_is_value_error(tmp_path, name, fmt, message):
+    o, _ = neuron()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        draw(o, tmp_path / name, format=fmt)
+    assert os.listdir(tmp_path) == []
 
 
 def test_draw_bad_format_is_value_error(tmp_path):
