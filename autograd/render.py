@@ -55,21 +55,34 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 #   would otherwise take Graphviz half a minute and be too big to look at;
 # * edge labels are real `label`s: dot reserves space for them (a virtual node), so they never
 #   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout (tried on
-#   the edges into a box: the numbers then float between unrelated edges);
+#   the edges into a box, and again for docs/mlp.png: the numbers piled up at the op's circle);
 # * an edge entering a box from outside (an input, or a layer's output going into the next
-#   layer) spans two columns (BOX_ENTRY_EDGE_ATTRS): the box's own parameters get a column of
-#   their own left of its op.  With one column, the parameters of layer 1 shared a column with
-#   layer 0's outputs; boxes cannot overlap, so dot put layer 1 below layer 0 (a diagonal);
-# * with boxes, a wider nodesep (BOXED_GRAPH_ATTRS) keeps edge labels that dot places next to a
-#   box (outside it) off the box's dashed border.
-GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in",
+#   layer) ends at an invisible point inside the box, in the column of the box's parameters,
+#   and a short labelled edge goes on from there to the op (_Inputs.add).  dot keeps edges
+#   from outside out of a box's columns: without the point an input's edge ran round the whole
+#   layer and came into the op from below, its label far from its head, and the inputs sank
+#   to the bottom of the first column.  The points are declared in the op's input order
+#   (w0, w1, x0, x1, b), so they sit among the parameters where `ordering=in` wants them;
+# * an input of the first column that enters no box spans two columns (BOX_ENTRY_EDGE_ATTRS):
+#   the parameters get a column of their own between the inputs and their op; so in a picture
+#   drawn top to bottom (the backprop demo) the inputs form the first row, the weights the
+#   second, and no edge runs along the bottom of a row of boxes;
+# * op circles have one size (fixedsize); a long name (sigmoid) gets a smaller font instead of
+#   a circle three times as wide;
+# * a wider nodesep (0.4 inch, from 0.25) keeps the labels of two edges into one op apart and
+#   edge labels next to a box off its dashed border;
+# * the legend hangs after the root on an invisible edge: on its own it was a separate
+#   component, which dot packed beside the graph, in the middle of the inputs' column.
+GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.4", "ranksep": "0.3", "ordering": "in",
                "pad": "0.15"}
-BOXED_GRAPH_ATTRS = {"nodesep": "0.4"}
 BOX_ENTRY_EDGE_ATTRS = {"minlen": "2"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
-OP_NODE_ATTRS = {"shape": "circle", "width": "0.3", "margin": "0.02"}
+OP_NODE_ATTRS = {"shape": "circle", "width": "0.5", "fixedsize": "true"}
+OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "11", 5: "10", 6: "9", 7: "8"}
+"""Font size by the op name's length: every op circle has one size and longer names fit inside it."""
+PORT_ATTRS = {"shape": "point", "width": "0.01", "style": "invis"}
 CLUSTER_ATTRS = {"style": "rounded,dashed", "fontname": "Helvetica", "fontsize": "13", "margin": "6"}
 
 
@@ -372,6 +385,60 @@ def _enters_box(tail_box: str | None, head_box: str | None) -> bool:
     return head_box is not None and (tail_box is None or not (tail_box == head_box or _inside(tail_box, head_box)))
 
 
+@dataclass
+class _Inputs:
+    """Draws the edges from an op's inputs into it (and the ports of edges that enter a box)."""
+
+    hubs: set[Value]
+    first_column: set[str]
+    cluster: dict[Value, str]
+    show_local_grads: bool
+    digits: int
+    uses: dict[Value, int] = field(default_factory=dict)  # copies of each hub handed out so far
+    missing: list[str] = field(default_factory=list)  # ops with an input that is not drawn
+    ports: list[tuple[_Node, str | None]] = field(default_factory=list)  # (port, node to declare it before)
+
+    def add(self, parts: _Parts, node: Value) -> None:
+        op_name = parts.names[node] + "op"
+        box = self.cluster.get(node)
+        enters = [_enters_box(self.cluster.get(parent), box) for parent in node.parents]
+        for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
+            tail = parts.names.get(parent)
+            if tail is None:
+                self.missing.append(op_name)
+                continue
+            if parent in self.hubs:
+                tail = parts.copies[tail][self.uses.get(parent, 0)]
+                self.uses[parent] = self.uses.get(parent, 0) + 1
+            attrs = {"label": format_number(_number(local), digits=self.digits)} if self.show_local_grads else {}
+            if enters[position]:
+                # The edge ends at a point inside the box, in the column of the box's parameters, and
+                # goes on to the op from there: dot keeps edges from outside out of a box's columns, so
+                # without the point it ran round the box and entered the op from below.
+                port = f"{op_name}in{position}"
+                later = [parts.names.get(p) for p, e in zip(node.parents[position + 1:], enters[position + 1:])
+                         if not e]
+                self.ports.append((_Node(port, "", dict(PORT_ATTRS), box), next(filter(None, later), None)))
+                parts.edges.append(_Edge(tail, port, {"arrowhead": "none"}))
+                tail = port
+            elif tail in self.first_column:
+                attrs.update(BOX_ENTRY_EDGE_ATTRS)
+            parts.edges.append(_Edge(tail, op_name, attrs, node, position))
+
+
+def _declare_ports(nodes: list[_Node], ports: list[tuple[_Node, str | None]]) -> list[_Node]:
+    """``nodes`` with each port declared just before its anchor: with ``ordering=in`` the ports then
+    sit among the box's parameters in the op's input order (w0, w1, x0, x1, b)."""
+    before: dict[str | None, list[_Node]] = {}
+    for port, anchor in ports:
+        before.setdefault(anchor, []).append(port)
+    declared: list[_Node] = []
+    for node in nodes:
+        declared.extend(before.pop(node.name, ()))
+        declared.append(node)
+    return declared + [port for left in before.values() for port in left]
+
+
 def _graph_parts(
     root: Value, *, show_grad: bool, show_local_grads: bool, rankdir: str, max_nodes: int,
     module: Any, cluster_by_module: bool, legend: bool, digits: int,
@@ -401,9 +468,7 @@ def _graph_parts(
     parts.names = {node: f"v{i}" for i, node in enumerate(order)}
     hubs = {node for node, count in fan_out.items() if count > HUB_FAN_OUT}
     parts.first_column = _module_inputs(order, names, module_of, parts.names)
-    first_column = set(parts.first_column)
-    missing_inputs: list[str] = []
-    uses = dict.fromkeys(hubs, 0)  # copies of each hub handed out so far
+    inputs = _Inputs(hubs, set(parts.first_column), cluster, show_local_grads, digits)
     for node in order:
         name = parts.names[node]
         attrs = {"shape": "record"}
@@ -420,26 +485,13 @@ def _graph_parts(
             parts.nodes.extend(_Node(copy, label, attrs, cluster.get(node)) for copy in copies)
         else:
             parts.nodes.append(_Node(name, label, attrs, cluster.get(node)))
-        if not node.parents:
-            continue
-        op_name = name + "op"
-        parts.nodes.append(_Node(op_name, escape_label(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
-        parts.edges.append(_Edge(op_name, name, {}))
-        for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
-            tail = parts.names.get(parent)
-            if tail is None:
-                missing_inputs.append(op_name)
-                continue
-            if parent in hubs:
-                tail = parts.copies[tail][uses[parent]]
-                uses[parent] += 1
-            edge_attrs = {}
-            if show_local_grads:
-                edge_attrs["label"] = format_number(_number(local), digits=digits)
-            if tail in first_column or _enters_box(cluster.get(parent), cluster.get(node)):
-                edge_attrs.update(BOX_ENTRY_EDGE_ATTRS)
-            parts.edges.append(_Edge(tail, op_name, edge_attrs, node, position))
-
+        if node.parents:
+            op_attrs = {**OP_NODE_ATTRS, "fontsize": OP_FONT_SIZES.get(len(node.op), "6")}
+            parts.nodes.append(_Node(name + "op", escape_label(node.op), op_attrs, cluster.get(node)))
+            parts.edges.append(_Edge(name + "op", name, {}))
+            inputs.add(parts, node)
+    parts.nodes = _declare_ports(parts.nodes, inputs.ports)
+    missing_inputs = inputs.missing
     if total > len(drawn):
         hidden = total - len(drawn)
         parts.nodes.append(_Node(
@@ -453,6 +505,9 @@ def _graph_parts(
         any_nonfinite = any(not math.isfinite(g) for g in grads.values())
         parts.nodes.append(_Node("legend", _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits),
                                  {"shape": "note", "fontsize": "10", "color": "#999999", "fontcolor": "#444444"}))
+        # Tied to the root by an invisible edge: on its own it was a separate component, which dot
+        # packs beside the graph (in the middle of the inputs' column); now it sits after the root.
+        parts.edges.append(_Edge(parts.names[root], "legend", {"style": "invis"}))
     return parts
 
 
@@ -517,8 +572,6 @@ def _write_dot(parts: _Parts) -> graphviz.Digraph:
     graphviz = _import_graphviz()
     graph = graphviz.Digraph("computation_graph")
     graph.attr(rankdir=parts.rankdir, **GRAPH_ATTRS)
-    if any(node.cluster is not None for node in parts.nodes):
-        graph.attr(**BOXED_GRAPH_ATTRS)
     if parts.first_column:
         graph.attr(remincross="false")  # keeps neurons and weights in module order after clustering
     graph.attr("node", **NODE_ATTRS)

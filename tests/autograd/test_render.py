@@ -404,7 +404,7 @@ def test_label_injection_stays_text_in_every_label_kind():
     assert b"<a " not in svg and b"href" not in svg  # a URL attribute becomes an <a xlink:href=...> link
     texts = [t.replace("\xa0", " ") for t in svg_texts(svg)]
     assert texts.count(INJECTION) == 3  # the record's label, the op circle and the box title
-    assert Parsed(graph.source).nodes.keys() == {"v0", "v1", "v2", "v2op", "v3", "v3op"}
+    assert Parsed(graph.source).nodes.keys() == {"v0", "v1", "v2", "v2op", "v2opin1", "v3", "v3op"}  # in1: x's port
 
 
 class FakeNet:
@@ -549,8 +549,10 @@ def mlp_layout(source: str) -> tuple[dict[str, tuple[float, float, float, float]
         if obj.get("name", "").startswith("cluster_"):
             x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
             boxes.setdefault(obj["label"], (x0, y0, x1, y1))
-        elif obj.get("shape") == "record":
-            centres[obj["label"].split(" | ")[0]] = float(obj["pos"].split(",")[0])
+        elif obj.get("shape") in ("record", "note"):
+            x, y = (float(v) for v in obj["pos"].split(","))
+            centres[obj["label"].split(" | ")[0]] = x
+            centres[obj["label"].split(" | ")[0] + " y"] = y
     return boxes, centres
 
 
@@ -566,6 +568,48 @@ def test_draw_mlp_layers_are_columns_left_to_right():
     layer0, layer1 = boxes["layer0"], boxes["layer1"]
     assert centres["x0"] < layer0[0] and centres["x1"] < layer0[0]
     assert layer0[2] < layer1[0]
+    # beside layer 0, not below it (they sank to the bottom of the column before the ports)
+    assert all(layer0[1] < centres[f"x{i} y"] < layer0[3] for i in (0, 1))
+    legend = next(key for key in centres if key.startswith("colour:") and not key.endswith(" y"))
+    assert centres[legend] > layer1[2]  # after the loss, out of the inputs' column
+
+
+def test_to_dot_mlp_input_edges_end_at_a_port_inside_each_neuron_box():
+    """x_i -> (point in neuron j's box) -> dot, the short second edge labelled with w_ji near its head."""
+    from nn import module as nn_module
+    model = nn_module.MLP(2, [3, 1], activation="tanh", seed=3)
+    x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    loss.backward()
+    parsed = Parsed(to_dot(loss, module=model, cluster_by_module=True).source)
+    label_of = {name: fields[0] for name, fields in parsed.records().items()}
+    boxes = {name: parsed.clusters[parsed.cluster_of[name]]["label"] for name in parsed.nodes
+             if parsed.cluster_of[name] is not None}
+    for i, name in enumerate(("x0", "x1")):
+        node = next(n for n, label in label_of.items() if label == name)
+        ports = [h for t, h, a in parsed.edges if t == node]
+        assert len(ports) == 3 and all(parsed.nodes[p]["shape"] == "point" for p in ports)
+        assert all(a == {"arrowhead": "none"} for t, _, a in parsed.edges if t == node)
+        assert sorted(boxes[p] for p in ports) == ["neuron0", "neuron1", "neuron2"]
+        for port in ports:
+            (head, attrs), = [(h, a) for t, h, a in parsed.edges if t == port]
+            assert parsed.nodes[head]["label"] == "dot" and boxes[head] == boxes[port]
+            neuron = model.layers[0].neurons[int(boxes[port][-1])]
+            assert attrs["label"] == format_number(neuron.w[i].data)  # d(w.x + b)/dx_i = w_i
+
+
+def test_to_dot_op_circles_have_one_size_and_the_legend_follows_the_root():
+    x = Value(0.5, label="x")
+    y = (x * 2.0).sigmoid()
+    y.label = "y"
+    y.backward()
+    parsed = Parsed(to_dot(y).source)
+    circles = [parsed.nodes[n] for n in parsed.op_nodes()]
+    assert {(a["width"], a["fixedsize"]) for a in circles} == {("0.5", "true")}
+    sizes = {a["label"]: float(a["fontsize"]) for a in circles}
+    assert sizes["*"] > sizes["sigmoid"] >= 8  # a long name gets a smaller font, not a bigger circle
+    root = next(n for n, fields in parsed.records().items() if fields[0] == "y")
+    assert (root, "legend", {"style": "invis"}) in parsed.edges
 
 
 # -- large graphs ------------------------------------------------------------------------------

@@ -80,6 +80,17 @@ def engine_graph(p: Mapping[str, float] = WEIGHTS) -> tuple[dict[str, Value], di
     return params, nodes
 
 
+class Parameters:
+    """The worked example's weights and biases by name, as ``to_dot(module=...)`` takes them: the
+    picture then tells them from the inputs, which it draws as the first row, weights below."""
+
+    def __init__(self, params: Mapping[str, Value]) -> None:
+        self.params = dict(params)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return list(self.params.items())
+
+
 def finite_differences(p: Mapping[str, float] = WEIGHTS, *, eps: float = 1e-6) -> dict[str, float]:
     """Central differences (C(w + eps) - C(w - eps)) / 2eps for every parameter."""
     names = tuple(p)
@@ -166,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         out = output_dir(Path(args.out))
         print(report(worked_example(lr=args.lr)))
-        _, nodes = engine_graph()
-        written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB")
+        params, nodes = engine_graph()
+        written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB",
+                             module=Parameters(params))
         if written is not None:
             print(f"\nwrote {written}  (the graph: data, grad and local derivatives on the edges)")
         if args.gif:
