@@ -1,17 +1,30 @@
-"""Regenerate every picture in docs/: `python -m valuegrad.pictures [DIRECTORY]`."""
+"""Regenerate every picture in docs/ and record the figures the docs quote: `python -m valuegrad.pictures [DIR]`."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
+import platform
+import resource
+import subprocess
 import sys
-from typing import Sequence
+import tempfile
+import time
+from typing import Any, Sequence
 
 from autograd import Value, draw
+from autograd.files import write_atomic
 
 NEURON_EXPRESSION = "tanh(x1*w1 + x2*w2 + b)"
 NEURON_VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
 DEMOS = ("backprop", "moons", "regression", "spiral", "modes")
 """The demos whose default output is committed in docs/ (backprop also writes backprop.gif)."""
+OTHER_RUNS = {"moons --optimizer sgd": ["moons", "--optimizer", "sgd", "--no-progress"], "digits": ["digits"]}
+"""Runs whose printed figures the docs quote but whose pictures are not committed (written to a temp dir)."""
+FIGURES = "figures.json"
+"""Written next to the pictures: each run's command, printed lines and CPU time, and `make demo`'s time.
+tests/test_docs.py checks every demo figure and time the docs quote against it."""
 
 
 def write_graph_pictures(directory: str = "docs") -> list[str]:
@@ -35,17 +48,58 @@ def write_graph_pictures(directory: str = "docs") -> list[str]:
     return written
 
 
-def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS) -> int:
-    """Every docs picture: the two graph pictures, then each demo's output with default options."""
-    from .__main__ import main
+def recorded_run(argv: list[str]) -> dict[str, Any]:
+    """Run `python -m valuegrad ARGV` as a user would: its status, printed lines, CPU seconds (its own and
+    its children's: the `dot` runs) and wall seconds."""
+    before, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "valuegrad", *argv], capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return {
+        "argv": ["valuegrad", *argv],
+        "status": done.returncode,
+        "cpu_seconds": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2),
+        "wall_seconds": round(time.perf_counter() - wall, 2),
+        "output": done.stdout.splitlines(),
+    }
 
+
+def time_make_demo() -> dict[str, Any]:
+    """What `make demo` runs once .venv exists (`python -m valuegrad demo`), run twice: the second, warm run."""
+    with tempfile.TemporaryDirectory() as out:
+        recorded_run(["demo", "--no-progress", "--out", out])  # warms caches: bytecode, matplotlib's fonts
+        return recorded_run(["demo", "--no-progress", "--out", out])
+
+
+def _machine() -> dict[str, Any]:
+    from .bench import _git_commit
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": _git_commit(),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                    "python": f"{platform.python_implementation()} {platform.python_version()}"},
+    }
+
+
+def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS) -> int:
+    """Every docs picture (the two graph pictures, then each demo's output with default options) and
+    ``directory``/figures.json with what every run printed and how long it took."""
     for path in write_graph_pictures(directory):
         print(f"wrote {path}")
-    status = 0
+    figures: dict[str, Any] = {**_machine(), "runs": {}}
     for name in demos:
-        options = ["--out", directory] + {"backprop": ["--gif"], "modes": []}.get(name, ["--no-progress"])
-        status = max(status, main(["demo", name, *options]))
-    return status
+        options = {"backprop": ["--gif"], "modes": []}.get(name, ["--no-progress"])
+        figures["runs"][name] = recorded_run(["demo", name, *options, "--out", directory])
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, argv in OTHER_RUNS.items():
+            figures["runs"][name] = recorded_run(["demo", *argv, "--out", scratch])
+    figures["make_demo"] = time_make_demo()
+    path = os.path.join(directory, FIGURES)
+    write_atomic(path, json.dumps(figures, indent=1) + "\n")
+    print(f"wrote {path}")
+    return max(run["status"] for run in figures["runs"].values())
 
 
 if __name__ == "__main__":

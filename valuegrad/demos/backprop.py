@@ -169,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # quantizer), and docs/backprop.gif is committed: so it is written only when asked for.
     parser.add_argument(
         "--gif", action="store_true",
-        help="also write backprop.gif, backpropagation one node at a time (about 10 s more)",
+        help="also write backprop.gif, backpropagation one node at a time (several times the rest's time)",
     )
 
 
