@@ -100,6 +100,20 @@ def test_backprop_report_shows_every_parameter_and_chain():
     assert "cost before" in text and "after" in text
 
 
+def test_backprop_graph_draws_the_inputs_as_the_first_row():
+    """Named as parameters, the weights get a row of their own below x1 and x2 (before, x edges ran along boxes)."""
+    import re
+
+    from autograd import to_dot
+
+    params, nodes = backprop.engine_graph()
+    source = to_dot(nodes["C"], rankdir="TB", module=backprop.Parameters(params)).source
+    first_row = re.search(r"\{rank=min; ([^}]*)\}", source)
+    assert first_row is not None
+    labels = [re.search(rf"\t{name.strip()} \[label=\"\{{ ?([^ |]+)", source)[1] for name in first_row[1].split(";")]
+    assert labels == ["x1", "x2"]  # not y, the target: only the loss uses it
+
+
 # -- the scripts in demos/, run as a newcomer would --------------------------------------------
 
 
