@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from autograd import render
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
@@ -439,6 +441,10 @@ def make_demo(key: str):
     return lambda figures, results: figures["make_demo"][key]
 
 
+def rendering(key: str):
+    return lambda figures, results: figures["rendering"][key]
+
+
 def modes_table(figures: dict) -> dict[int, dict[str, float]]:
     """The modes demo's printed table: n -> column name -> number."""
     lines = figures["runs"]["modes"]["output"]
@@ -559,11 +565,26 @@ QUOTED_FIGURES = [
     ("docs/performance.md", r"the plain-float floor of \(a\) was ([\d.]+) ms",
      [bench("mlp_step", "plain floats", "median", scale=1e3)]),
     ("docs/performance.md", r"reach (\d+)% \(a few samples", [largest_spread]),
+    ("docs/rendering.md", r"a graph of ([\d,]+) Values \(a 50,000-op chain times a 50,000-input fused `sum`\) "
+                          r"gives its 500-Value summary in ([\d.]+) s \(`max_nodes=5000`: ([\d.]+) s; all ([\d,]+) "
+                          r"Values with `max_nodes=10\*\*6`: ([\d.]+) s of DOT text, ([\d.]+) MB\); rendering the "
+                          r"500-Value summary to SVG with `dot` takes ([\d.]+) s",
+     [rendering(key) for key in ("values", "to_dot_500", "to_dot_5000", "values", "to_dot_all",
+                                 "to_dot_all_megabytes", "svg_of_500")]),
+    ("docs/rendering.md", r"`DOT_TIMEOUT` \((\d+) s\)", [lambda figures, results: render.DOT_TIMEOUT]),
+    ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
+    ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
+     [lambda figures, results: render.NOTEBOOK_MAX_NODES]),
+    ("docs/rendering.md", r"300-term sum `x\+x\+…\+x` runs in ([\d.]+) s, the 2,900-term sum \(200 Values drawn\) in "
+                          r"([\d.]+) s", [rendering("graph_sum_300"), rendering("graph_sum_2900")]),
+    ("docs/rendering.md", r"renders the neuron above in ([\d.]+) s \(png\), ([\d.]+) s \(svg\) and ([\d.]+) s \(pdf\)",
+     [rendering("neuron_png"), rendering("neuron_svg"), rendering("neuron_pdf")]),
 ]
 
 
 def _same_figure(quoted: str, actual: float) -> bool:
     """``quoted`` is ``actual`` as printed: rounded to its decimals, or to its significant digits (5.6e-17)."""
+    quoted = quoted.replace(",", "")
     if "e" in quoted:
         digits = len(quoted.split("e")[0].replace(".", "").lstrip("-0")) or 1
         return float(f"{actual:.{digits}g}") == float(quoted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import platform
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from autograd import Value, draw
 from autograd.files import write_atomic
@@ -72,6 +73,47 @@ def time_make_demo() -> dict[str, Any]:
         return recorded_run(["demo", "--no-progress", "--out", out])
 
 
+def _best_seconds(function: Callable[[], Any], repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return round(best, 3)
+
+
+def time_rendering() -> dict[str, Any]:
+    """The timings docs/rendering.md quotes ("Big graphs never hang"): wall-clock seconds, best of 3."""
+    import autograd
+    from autograd.render import render_bytes, to_dot
+
+    from .graph import build_graph
+
+    x = Value(0.5, label="x")
+    chain = x
+    for i in range(50_000):
+        chain = chain.tanh() if i % 2 else chain + x
+    root = chain * autograd.sum([Value(float(i)) for i in range(50_000)])  # a 50,000-op chain times a wide sum
+    root.backward()
+    everything = to_dot(root, max_nodes=10**6).source
+    neuron, _ = build_graph(NEURON_EXPRESSION, NEURON_VALUES)
+    timings: dict[str, Any] = {
+        "values": len(autograd.topological_order(root, include_leaves=True)),
+        "to_dot_500": _best_seconds(lambda: to_dot(root)),
+        "to_dot_5000": _best_seconds(lambda: to_dot(root, max_nodes=5000)),
+        "to_dot_all": _best_seconds(lambda: to_dot(root, max_nodes=10**6), repeats=1),
+        "to_dot_all_megabytes": round(len(everything.encode()) / 1e6, 1),
+        "svg_of_500": _best_seconds(lambda: render_bytes(to_dot(root), "svg")),
+    }
+    for fmt in ("png", "svg", "pdf"):
+        timings[f"neuron_{fmt}"] = _best_seconds(functools.partial(render_bytes, to_dot(neuron), fmt))
+    with tempfile.TemporaryDirectory() as out:
+        for terms in (300, 2900):
+            run = recorded_run(["graph", "+".join(["x"] * terms), "--x", "1", "-o", os.path.join(out, "sum.png")])
+            timings[f"graph_sum_{terms}"] = run["wall_seconds"]
+    return timings
+
+
 def _machine() -> dict[str, Any]:
     from .bench import _git_commit
 
@@ -96,6 +138,7 @@ def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS)
         for name, argv in OTHER_RUNS.items():
             figures["runs"][name] = recorded_run(["demo", *argv, "--out", scratch])
     figures["make_demo"] = time_make_demo()
+    figures["rendering"] = time_rendering()
     path = os.path.join(directory, FIGURES)
     write_atomic(path, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {path}")
