@@ -441,6 +441,10 @@ def make_demo(key: str):
     return lambda figures, results: figures["make_demo"][key]
 
 
+def save_load(key: str):
+    return lambda figures, results: figures["save_load"][key]
+
+
 def rendering(key: str):
     return lambda figures, results: figures["rendering"][key]
 
@@ -572,6 +576,15 @@ QUOTED_FIGURES = [
      [rendering(key) for key in ("values", "to_dot_500", "to_dot_5000", "values", "to_dot_all",
                                  "to_dot_all_megabytes", "svg_of_500")]),
     ("docs/rendering.md", r"`DOT_TIMEOUT` \((\d+) s\)", [lambda figures, results: render.DOT_TIMEOUT]),
+    ("docs/nn.md", r"a ([\d,]+)-parameter `MLP\(64, \[256, 256, 64\]\)` \(a ([\d.]+) MB file\) saved in ([\d.]+) s "
+                   r"and loaded in ([\d.]+) s",
+     [save_load(key) for key in ("parameters", "megabytes", "save", "load")]),
+    ("docs/nn.md", r"the network starts nearly linear \(about (\d+)% on moons\)",
+     [lambda figures, results: 100 * _mean_after(figures["moons_scaling"]["[0, 1]"]["0.05"], 5)]),
+    ("docs/nn.md", r"took ([\d.]+) ms eager and ([\d.]+) ms compiled in the recorded benchmark run",
+     [bench("fit_epoch", "valuegrad eager", "median", scale=1e3),
+      bench("fit_epoch", "valuegrad compiled", "median", scale=1e3)]),
+    ("docs/nn.md", r"against ([\d,]+) ms for micrograd", [bench("fit_epoch", "micrograd", "median", scale=1e3)]),
     ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
     ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
      [lambda figures, results: render.NOTEBOOK_MAX_NODES]),
@@ -660,6 +673,85 @@ def test_quoted_picture_sizes_are_the_files(page):
 def test_picture_size_pattern_finds_the_rendering_table():
     text = (ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
     assert {name for name, _, _ in PICTURE_SIZE.findall(text)} >= {"mlp.png", "backprop_graph.png"}
+
+
+# docs/nn.md's "Measured" section: tables and sentences rebuilt from the recorded runs, word for word.
+
+def _percent(fraction: float) -> str:
+    """96.4%, 99.95%, 100%: a mean of accuracies to two decimals of a percent, trailing zeros dropped."""
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _epoch_reaching(accuracies: list[float], goal: float = 0.97) -> int | None:
+    return next((epoch for epoch, accuracy in enumerate(accuracies, 1) if accuracy >= goal), None)
+
+
+def _mean_after(runs: list[list[float]], epochs: int) -> float:
+    return sum(run[epochs - 1] for run in runs) / len(runs)
+
+
+def moons_scaling_lines(figures: dict) -> list[str]:
+    """The rows and sentences of docs/nn.md's "Measured" section, rebuilt from the recorded runs."""
+    record = figures["moons_scaling"]
+    lines = []
+    for lr, label in (("0.05", "0.05"), ("0.01", "0.01 (fit's default)")):
+        runs = record["[-1, 1]"][lr]
+        reached = [_epoch_reaching(run[:40]) for run in runs]
+        shown = ", ".join(str(r) if r else "-" for r in reached)
+        means = " / ".join(_percent(_mean_after(runs, e)) for e in (5, 10, 20, 40))
+        lines.append(f"| {label} | {sum(r is not None for r in reached)} / {len(runs)} | {shown} "
+                     f"(max {max(r for r in reached if r)}) | {means} |")
+    for lr in ("0.05", "0.01"):
+        runs = record["[0, 1]"][lr]
+        reached = [r for r in (_epoch_reaching(run[:40]) for run in runs) if r]
+        at = f"at epochs {min(reached)}-{max(reached)}" if len(reached) > 1 else f"at epoch {reached[0]}"
+        means = " / ".join(_percent(_mean_after(runs, e)) for e in (5, 10, 20, 40))
+        lines.append(f"| {lr} | {len(reached)} / {len(runs)} ({at}) | {means} | "
+                     f"{_percent(min(run[39] for run in runs))} |")
+    runs = record["[0, 1]"]["0.05"]
+    reached = [_epoch_reaching(run) for run in runs]
+    found = sorted(r for r in reached if r)
+    median = found[len(found) // 2] if len(found) % 2 else (found[len(found) // 2 - 1] + found[len(found) // 2]) / 2
+    fast = [_epoch_reaching(run[:40]) for run in record["[-1, 1]"]["0.05"]]
+    lines.append(f"Given {len(runs[0])} epochs at lr 0.05, the [0, 1] runs reach 97% for {len(found)} of {len(runs)} "
+                 f"seeds, at epochs {', '.join(str(r) if r else '-' for r in reached)} (median {median:g}, against "
+                 f"{min(fast)}-{max(fast)} for [-1, 1])")
+    for seed, epoch in enumerate(reached):
+        if epoch is None:
+            lines.append(f"seed {seed} is still at {_percent(runs[seed][-1])} after {len(runs[seed])} epochs")
+    slowest = max(_epoch_reaching(run[:40]) for run in record["[-1, 1]"]["0.01"])
+    lines.append(f"it reaches 97% on moons within {slowest} epochs for all {len(runs)} seeds measured below")
+    return lines
+
+
+def _short(x: float) -> str:
+    """One significant digit in the docs' exponent style: 6e-5, 2e-4."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def sine_regression_lines(figures: dict) -> list[str]:
+    record = figures["sine_regression"]
+    mse, loss = record["mse"], record["training_loss"]
+    return [
+        f"100 epochs: `evaluate()` MSE {', '.join(f'{run[99]:.2g}' for run in mse)} for seeds 0, 1, 2 (epoch-average "
+        f"training loss {', '.join(f'{run[99]:.2g}' for run in loss)}); after 300 epochs "
+        f"{', '.join(_short(run[299]) for run in mse)}.",
+    ]
+
+
+def test_nn_measured_section_is_rebuilt_from_the_recorded_runs():
+    text = _page_texts()["docs/nn.md"]
+    figures = _figures()
+    missing = [line for line in moons_scaling_lines(figures) + sine_regression_lines(figures) if line not in text]
+    assert missing == [], "docs/nn.md should say, as recorded in docs/figures.json:\n" + "\n".join(missing)
+
+
+def test_nn_measured_check_catches_a_changed_run():
+    figures = _figures()
+    figures["moons_scaling"]["[-1, 1]"]["0.05"][0][6] = 0.9  # seed 0 no longer reaches 97% at epoch 7
+    text = _page_texts()["docs/nn.md"]
+    assert any(line not in text for line in moons_scaling_lines(figures))
 
 
 # -- links -----------------------------------------------------------------------------------
