@@ -441,6 +441,14 @@ def make_demo(key: str):
     return lambda figures, results: figures["make_demo"][key]
 
 
+def micrograd_gc(key: str):
+    return lambda figures, results: figures["micrograd_gc"][key] * 1e3
+
+
+def micrograd_gc_share(figures: dict, results: dict) -> float:
+    return 100 * (1 - figures["micrograd_gc"]["gc_off"] / figures["micrograd_gc"]["gc_on"])
+
+
 def save_load(key: str):
     return lambda figures, results: figures["save_load"][key]
 
@@ -585,6 +593,13 @@ QUOTED_FIGURES = [
      [bench("fit_epoch", "valuegrad eager", "median", scale=1e3),
       bench("fit_epoch", "valuegrad compiled", "median", scale=1e3)]),
     ("docs/nn.md", r"against ([\d,]+) ms for micrograd", [bench("fit_epoch", "micrograd", "median", scale=1e3)]),
+    ("docs/performance.md", r"\(([\d.]+) ms per step of \(a\) with GC on vs ([\d.]+) ms with it off: (\d+)%",
+     [micrograd_gc("gc_on"), micrograd_gc("gc_off"), micrograd_gc_share]),
+    ("README.md", r"micrograd spends most of its step, (\d+)% in the recorded run", [micrograd_gc_share]),
+    ("docs/performance.md", r"each node costs (\d+) bytes", [bench("bytes_per_node", "micrograd")]),
+    ("docs/engine.md", r"against (\d+) for micrograd", [bench("bytes_per_node", "micrograd")]),
+    ("docs/engine.md", r"backpropagated the same depth in ([\d.]+) s in the recorded run",
+     [bench("deepest_chain", "valuegrad eager", "seconds")]),
     ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
     ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
      [lambda figures, results: render.NOTEBOOK_MAX_NODES]),

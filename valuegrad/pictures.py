@@ -168,6 +168,36 @@ def time_save_load() -> dict[str, Any]:
                 "load": _best_seconds(lambda: load(path)), "megabytes": round(os.path.getsize(path) / 1e6, 1)}
 
 
+def time_micrograd_gc() -> dict[str, Any] | None:
+    """How much of micrograd's step (benchmark (a)) is its cyclic garbage collector: best of 3 steps with the
+    collector on (after ``gc.collect()``, as the benchmark times it) and off.  None without micrograd."""
+    import gc
+
+    try:
+        import micrograd  # noqa: F401  # the `bench` extra
+    except ImportError:
+        return None
+    from .bench import MicrogradStep, init_weights, moons_pm1
+
+    step = MicrogradStep(init_weights(), *moons_pm1(100))
+    seconds = {}
+    for state in ("on", "off"):
+        best = float("inf")
+        for _ in range(3):
+            step.reset()
+            gc.collect()
+            if state == "off":
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                step()
+                best = min(best, time.perf_counter() - start)
+            finally:
+                gc.enable()
+        seconds[f"gc_{state}"] = round(best, 4)
+    return seconds
+
+
 def _machine() -> dict[str, Any]:
     from .bench import _git_commit
 
@@ -194,6 +224,7 @@ def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS)
     figures["make_demo"] = time_make_demo()
     figures["rendering"] = time_rendering()
     figures["save_load"] = time_save_load()
+    figures["micrograd_gc"] = time_micrograd_gc()
     figures["moons_scaling"] = moons_scaling()
     figures["sine_regression"] = sine_regression()
     path = os.path.join(directory, FIGURES)
