@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,54 @@ def time_micrograd_gc() -> dict[str, Any] | None:
     return seconds
 
 
+def _epoch_seconds(model: Any, X: Any, y: Any, **options: Any) -> list[float]:
+    """CPU seconds of every epoch of ``fit(model, X, y, **options)`` (time.process_time at each epoch's end)."""
+    from nn import fit
+
+    marks = [time.process_time()]
+    fit(model, X, y, callbacks=[lambda epoch, history, model: marks.append(time.process_time())], **options)
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
+def time_fit_backends(epochs: int = 10) -> dict[str, Any]:
+    """docs/performance.md's `fit(..., compiled=True)` figures: per workload, eager's median epoch, compiled's
+    first epoch (both graphs compiled in it) and its median later epoch, CPU seconds; SGD, batches of 32."""
+    from nn import MLP, SGD, MinMaxScaler, make_moons, make_spiral
+
+    moons_X, moons_y = make_moons(200, noise=0.1, seed=0)
+    spiral_X, spiral_y = make_spiral(300, classes=3, noise=0.1, seed=0)
+    workloads = {
+        "moons mse": (moons_X, moons_y, 1, "mse"),
+        "moons bce_with_logits": (moons_X, moons_y, 1, "bce_with_logits"),
+        "spiral cross_entropy": (spiral_X, spiral_y, 3, "cross_entropy"),
+    }
+    record: dict[str, Any] = {}
+    for name, (X, y, outputs, loss) in workloads.items():
+        X = MinMaxScaler(feature_range=(-1.0, 1.0)).fit_transform(X)
+        times = {}
+        for backend in ("eager", "compiled"):
+            model = MLP(2, [16, 16, outputs], seed=0)
+            times[backend] = _epoch_seconds(model, X, y, loss=loss, optimizer=SGD(model.parameters(), lr=0.1),
+                                            epochs=epochs, batch_size=32, progress=False, backend=backend)
+        record[name] = {"eager_epoch": round(statistics.median(times["eager"]), 4),
+                        "compiled_first_epoch": round(times["compiled"][0], 4),
+                        "compiled_epoch": round(statistics.median(times["compiled"][1:]), 4)}
+    return record
+
+
+def time_compile_graph() -> dict[str, Any]:
+    """compile_graph on benchmark (a)'s step graph: its nodes, the generated lines and the seconds (best of 2)."""
+    from autograd import compile_graph, topological_order
+
+    from .bench import ValuegradStep, init_weights, moons_pm1
+
+    step = ValuegradStep(init_weights(), *moons_pm1(100))
+    loss = step.loss([[Value(a) for a in x] for x in step.X])
+    compiled = compile_graph(loss)
+    return {"nodes": len(topological_order(loss, include_leaves=True)), "lines": compiled.source.count("\n"),
+            "seconds": _best_seconds(lambda: compile_graph(loss), repeats=2)}
+
+
 def _machine() -> dict[str, Any]:
     from .bench import _git_commit
 
@@ -225,6 +274,8 @@ def write_doc_pictures(directory: str = "docs", *, demos: Sequence[str] = DEMOS)
     figures["rendering"] = time_rendering()
     figures["save_load"] = time_save_load()
     figures["micrograd_gc"] = time_micrograd_gc()
+    figures["fit_backends"] = time_fit_backends()
+    figures["compile_graph"] = time_compile_graph()
     figures["moons_scaling"] = moons_scaling()
     figures["sine_regression"] = sine_regression()
     path = os.path.join(directory, FIGURES)
