@@ -449,6 +449,16 @@ def micrograd_gc_share(figures: dict, results: dict) -> float:
     return 100 * (1 - figures["micrograd_gc"]["gc_off"] / figures["micrograd_gc"]["gc_on"])
 
 
+def fit_backends(workload: str, key: str):
+    return lambda figures, results: figures["fit_backends"][workload][key] * 1e3
+
+
+def compile_max_nodes() -> int:
+    from autograd import compile as compile_module
+
+    return compile_module.MAX_NODES
+
+
 def save_load(key: str):
     return lambda figures, results: figures["save_load"][key]
 
@@ -597,6 +607,29 @@ QUOTED_FIGURES = [
      [micrograd_gc("gc_on"), micrograd_gc("gc_off"), micrograd_gc_share]),
     ("README.md", r"micrograd spends most of its step, (\d+)% in the recorded run", [micrograd_gc_share]),
     ("docs/performance.md", r"each node costs (\d+) bytes", [bench("bytes_per_node", "micrograd")]),
+    ("docs/performance.md", r"the first compiled epoch took ([\d.]+) ms, compiling included, and later ones "
+                            r"([\d.]+) ms against ([\d.]+) ms eager",
+     [fit_backends("moons mse", key) for key in ("compiled_first_epoch", "compiled_epoch", "eager_epoch")]),
+    ("docs/performance.md", r"`\"bce_with_logits\"` \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms \|",
+     [fit_backends("moons bce_with_logits", key) for key in ("eager_epoch", "compiled_first_epoch", "compiled_epoch")]),
+    ("docs/performance.md", r"`\"cross_entropy\"` \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms \|",
+     [fit_backends("spiral cross_entropy", key) for key in ("eager_epoch", "compiled_first_epoch", "compiled_epoch")]),
+    ("docs/performance.md", r"Compiling is mostly CPython's own `compile\(\)`: ([\d.]+) s for the ([\d,]+)-node step "
+                            r"graph of \(a\), which becomes ([\d,]+) lines",
+     [lambda figures, results: figures["compile_graph"]["seconds"],
+      lambda figures, results: figures["compile_graph"]["nodes"],
+      lambda figures, results: figures["compile_graph"]["lines"]]),
+    ("docs/performance.md", r"`autograd.compile.MAX_NODES = ([\d_]+)`", [lambda figures, results: compile_max_nodes()]),
+    ("docs/performance.md", r"\| ([\d,]+) interior valuegrad nodes",
+     [bench("mlp_step", "_info", "interior_nodes_valuegrad")]),
+    ("docs/performance.md", r"10⁵ nodes; ([\d,]+) reachable from the root", [bench("ns_per_node", "_info",
+                                                                                   "reachable_from_root")]),
+    ("docs/performance.md", r"\| (\d+) nodes in one sample's graph, (\d+) array groups \|",
+     [bench("batched_step", "_info", "nodes"), bench("batched_step", "_info", "groups")]),
+    ("docs/performance.md", r"\| ([\d,]+) training digits; eager is timed on the first (\d+)",
+     [bench("digits_epoch", "_info", "samples"), bench("digits_epoch", "_info", "eager_timed_on")]),
+    ("docs/performance.md", r"fails at depth (\d+) \(Python's recursion limit is (\d+)\)",
+     [bench("deepest_chain", "micrograd", "deepest"), bench("deepest_chain", "micrograd", "recursion_limit")]),
     ("docs/engine.md", r"against (\d+) for micrograd", [bench("bytes_per_node", "micrograd")]),
     ("docs/engine.md", r"backpropagated the same depth in ([\d.]+) s in the recorded run",
      [bench("deepest_chain", "valuegrad eager", "seconds")]),
