@@ -551,6 +551,9 @@ QUOTED_FIGURES = [
      [printed("regression", r"mean squared error ([\d.e-]+)")]),
     ("docs/demos.md", r"Adam lr 0.02: ([\d.]+)% training accuracy",
      [printed("spiral", r"training accuracy ([\d.]+)%")]),
+    ("docs/demos.md", r"scikit-learn's ([\d,]+) handwritten digits",  # training (the benchmark's (g)) + held out
+     [lambda figures, results: results["digits_epoch"]["_info"]["samples"]
+      + printed("digits", r"\((\d+) digits")(figures, results)]),
     ("docs/demos.md", r"held-out accuracy ([\d.]+)% after 30 epochs, ([\d.]+) s of training",
      [printed("digits", r"held-out accuracy ([\d.]+)%"), printed("digits", r"training ([\d.]+) s")]),
     ("docs/modes.md", r"([\d.]+)× the forward pass at n = 256 and ([\d.]+)× at n = 512",
