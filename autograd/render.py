@@ -67,8 +67,10 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 #   the parameters get a column of their own between the inputs and their op; so in a picture
 #   drawn top to bottom (the backprop demo) the inputs form the first row, the weights the
 #   second, and no edge runs along the bottom of a row of boxes;
-# * op circles have one size (fixedsize); a long name (sigmoid) gets a smaller font instead of
-#   a circle three times as wide;
+# * op circles have one size: 0.5 inch at least, and a long name (sigmoid) gets a smaller font
+#   so that it fits, instead of a circle three times as wide.  Not `fixedsize`: a caller that
+#   enlarges the font (animate.py's frames) gets circles that grow around the text rather than
+#   text running out of them;
 # * a wider nodesep (0.4 inch, from 0.25) keeps the labels of two edges into one op apart and
 #   edge labels next to a box off its dashed border;
 # * the legend hangs after the root on an invisible edge: on its own it was a separate
@@ -79,9 +81,9 @@ BOX_ENTRY_EDGE_ATTRS = {"minlen": "2"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
-OP_NODE_ATTRS = {"shape": "circle", "width": "0.5", "fixedsize": "true"}
-OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "11", 5: "10", 6: "9", 7: "8"}
-"""Font size by the op name's length: every op circle has one size and longer names fit inside it."""
+OP_NODE_ATTRS = {"shape": "circle", "width": "0.5", "margin": "0.02"}
+OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "11", 5: "10", 6: "9", 7: "7.5", 8: "7"}
+"""Font size by the op name's length: every rule-table name fits the 0.5-inch circle, so every op has one size."""
 PORT_ATTRS = {"shape": "point", "width": "0.01", "style": "invis"}
 CLUSTER_ATTRS = {"style": "rounded,dashed", "fontname": "Helvetica", "fontsize": "13", "margin": "6"}
 
@@ -144,6 +146,11 @@ def escape_label(text: str, *, record: bool = False) -> str:
         else:
             out.append(_escape_char(ch))
     return "".join(out)
+
+
+def escape_label_text(text: str) -> str:
+    """:func:`escape_label` for a plain label: the spelling animate.py imports (one escaping path either way)."""
+    return escape_label(text)
 
 
 # -- which Values are drawn, in which order ---------------------------------------------------
@@ -488,7 +495,8 @@ def _graph_parts(
         if node.parents:
             op_attrs = {**OP_NODE_ATTRS, "fontsize": OP_FONT_SIZES.get(len(node.op), "6")}
             parts.nodes.append(_Node(name + "op", escape_label(node.op), op_attrs, cluster.get(node)))
-            parts.edges.append(_Edge(name + "op", name, {}))
+            # An op whose result is a hub feeds its first copy: the bare name is never declared (a stray ellipse).
+            parts.edges.append(_Edge(name + "op", parts.copies[name][0] if node in hubs else name, {}))
             inputs.add(parts, node)
     parts.nodes = _declare_ports(parts.nodes, inputs.ports)
     missing_inputs = inputs.missing

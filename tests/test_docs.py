@@ -639,8 +639,9 @@ QUOTED_FIGURES = [
     ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
     ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
      [lambda figures, results: render.NOTEBOOK_MAX_NODES]),
-    ("docs/rendering.md", r"300-term sum `x\+x\+…\+x` runs in ([\d.]+) s, the 2,900-term sum \(200 Values drawn\) in "
-                          r"([\d.]+) s", [rendering("graph_sum_300"), rendering("graph_sum_2900")]),
+    ("docs/rendering.md", r"300-term sum `x\+x\+…\+x` runs in ([\d.]+) s, the 2,000-term sum \(200 Values drawn; the "
+                          r"most operators an expression may have\) in ([\d.]+) s",
+     [rendering("graph_sum_300"), rendering("graph_sum_2000")]),
     ("docs/rendering.md", r"renders the neuron above in ([\d.]+) s \(png\), ([\d.]+) s \(svg\) and ([\d.]+) s \(pdf\)",
      [rendering("neuron_png"), rendering("neuron_svg"), rendering("neuron_pdf")]),
 ]
