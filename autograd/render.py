@@ -122,9 +122,9 @@ def escape_label(text: str, *, record: bool = False) -> str:
     """``text`` as a literal Graphviz label: the one escaping path of every text that reaches DOT.
 
     Value labels, op names, box titles and notes all pass through here (edge labels are our own
-    numbers), then
-    through :func:`_quoted`, which writes the DOT string literal (it escapes double quotes), so no
-    label can end the string and add attributes (``q" URL=<javascript:...>`` stays text).
+    numbers), then through :func:`_quoted`, which writes the DOT string literal (it escapes
+    double quotes), so no label can end the string and add attributes (``q" URL=<...>`` stays
+    text).
     Graphviz's escString gives backslashes meaning and Graphviz decodes HTML entities in every
     label, so ``\\`` is doubled and ``&`` is written as an entity; control characters become
     ``\\xNN`` text (they would break the image or the SVG's XML).  ``record=True`` is for a field of a
@@ -460,15 +460,10 @@ def _graph_parts(
     cluster = module_of if cluster_by_module else {}
     shown = _shown_labels(order, names, cluster)
     shown.update(_derived_names(order, shown))
-    if grads is None:
-        grads = {node: _number(node.grad) for node in order}
-    else:
-        grads = {node: grads.get(node, 0.0) for node in order}
-    if scale is None:
-        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+    grads = {node: _number(node.grad) if grads is None else grads.get(node, 0.0) for node in order}
+    scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0) if scale is None else scale
     fan_out = _fan_out(order)
-    # A network's layers are tall columns of parameters: stacked records keep such a picture
-    # about half as wide, so its text stays readable when shown at README width.
+    # A network's layers are tall columns of parameters: stacked records keep such a picture half as wide.
     stacked = module is not None and rankdir in ("LR", "RL")
 
     parts = _Parts(rankdir=rankdir)
@@ -478,9 +473,7 @@ def _graph_parts(
     inputs = _Inputs(hubs, set(parts.first_column), cluster, show_local_grads, digits)
     for node in order:
         name = parts.names[node]
-        attrs = {"shape": "record"}
-        if show_grad:
-            attrs.update(style="filled", **_fill(grads[node], scale))
+        attrs = {"shape": "record", **({"style": "filled", **_fill(grads[node], scale)} if show_grad else {})}
         if not node.parents:
             attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
         label = _value_record(shown.get(node, ""), node.data, grads[node] if show_grad else None, digits,
@@ -499,24 +492,27 @@ def _graph_parts(
             parts.edges.append(_Edge(name + "op", parts.copies[name][0] if node in hubs else name, {}))
             inputs.add(parts, node)
     parts.nodes = _declare_ports(parts.nodes, inputs.ports)
-    missing_inputs = inputs.missing
     if total > len(drawn):
         hidden = total - len(drawn)
         parts.nodes.append(_Node(
             "more", escape_label(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
             {"shape": "note", "style": "dashed"}))
-        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(missing_inputs))
+        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(inputs.missing))
     if cluster_by_module:
         parts.cluster_labels = {path: path.rsplit(".", 1)[-1] or type(module).__name__
                                 for path in set(cluster.values())}
     if legend and (show_grad or show_local_grads):
         any_nonfinite = any(not math.isfinite(g) for g in grads.values())
-        parts.nodes.append(_Node("legend", _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits),
-                                 {"shape": "note", "fontsize": "10", "color": "#999999", "fontcolor": "#444444"}))
-        # Tied to the root by an invisible edge: on its own it was a separate component, which dot
-        # packs beside the graph (in the middle of the inputs' column); now it sits after the root.
-        parts.edges.append(_Edge(parts.names[root], "legend", {"style": "invis"}))
+        _add_legend(parts, parts.names[root], _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits))
     return parts
+
+
+def _add_legend(parts: _Parts, root_name: str, text: str) -> None:
+    parts.nodes.append(_Node("legend", text, {"shape": "note", "fontsize": "10", "color": "#999999",
+                                              "fontcolor": "#444444"}))
+    # Tied to the root by an invisible edge: on its own it was a separate component, which dot
+    # packed beside the graph (in the middle of the inputs' column); now it sits after the root.
+    parts.edges.append(_Edge(root_name, "legend", {"style": "invis"}))
 
 
 # -- DOT text -----------------------------------------------------------------------------------
