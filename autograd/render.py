@@ -67,7 +67,7 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 #   the parameters get a column of their own between the inputs and their op; so in a picture
 #   drawn top to bottom (the backprop demo) the inputs form the first row, the weights the
 #   second, and no edge runs along the bottom of a row of boxes;
-# * op circles have one size: 0.5 inch at least, and a long name (sigmoid) gets a smaller font
+# * op circles have one size: 0.6 inch at least, and a long name (sigmoid) gets a smaller font
 #   so that it fits, instead of a circle three times as wide.  Not `fixedsize`: a caller that
 #   enlarges the font (animate.py's frames) gets circles that grow around the text rather than
 #   text running out of them;
@@ -81,9 +81,9 @@ BOX_ENTRY_EDGE_ATTRS = {"minlen": "2"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
-OP_NODE_ATTRS = {"shape": "circle", "width": "0.5", "margin": "0.02"}
-OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "11", 5: "10", 6: "9", 7: "7.5", 8: "7"}
-"""Font size by the op name's length: every rule-table name fits the 0.5-inch circle, so every op has one size."""
+OP_NODE_ATTRS = {"shape": "circle", "width": "0.6", "margin": "0.02"}
+OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "12", 5: "11", 6: "10", 7: "9", 8: "8"}
+"""Font size by the op name's length: every rule-table name fits the 0.6-inch circle, so every op has one size."""
 PORT_ATTRS = {"shape": "point", "width": "0.01", "style": "invis"}
 CLUSTER_ATTRS = {"style": "rounded,dashed", "fontname": "Helvetica", "fontsize": "13", "margin": "6"}
 
