@@ -18,7 +18,7 @@ from .render import (
     _number,
     _Parts,
     _write_dot,
-    escape_label_text,
+    escape_label,
     format_number,
     run_graphviz,
 )
@@ -164,7 +164,7 @@ def _product_nodes(texts: list[tuple[str, str, str]], head_x: float, x0: float, 
         while any(left < right and start < left + width and abs(y - py) < size + 2 for start, right, py in placed):
             y -= size + 2  # y grows upwards in Graphviz coordinates: one line down
         placed.append((left, left + width, y))
-        nodes.append(_Node(f"product{number}", escape_label_text(text), {
+        nodes.append(_Node(f"product{number}", escape_label(text), {
             "shape": "box", "style": "filled", "fillcolor": "white", "color": "white", "fontcolor": _ACTIVE,
             "fontsize": FRAME_FONT_SIZE, "margin": "0.02,0.01", "width": "0", "height": "0",
             "pos": f"{left + width / 2:.2f},{y:.2f}!"}))
@@ -197,7 +197,7 @@ def _pinned(parts: _Parts, layout: Mapping[str, Any], step: Step, digits: int, c
     if products and active is not None:
         head_x = float(objects[active + "op"]["pos"].split(",")[0])
         parts.nodes.extend(_product_nodes(products, head_x, x0, x1))
-    parts.nodes.append(_Node("caption", escape_label_text(step.caption), {
+    parts.nodes.append(_Node("caption", escape_label(step.caption), {
         "shape": "plaintext", "fontsize": f"{_CAPTION_SIZE:g}", "pos": f"{(x0 + x1) / 2},{y1 + _CAPTION_HEIGHT / 2}!",
         # one size in every frame: neato -n2 sizes the picture from its nodes, so frames stay aligned
         "width": f"{caption_width / 72:.3f}", "height": f"{_CAPTION_HEIGHT / 72:.3f}", "fixedsize": "true"}))

@@ -148,11 +148,6 @@ def escape_label(text: str, *, record: bool = False) -> str:
     return "".join(out)
 
 
-def escape_label_text(text: str) -> str:
-    """:func:`escape_label` for a plain label: the spelling animate.py imports (one escaping path either way)."""
-    return escape_label(text)
-
-
 # -- which Values are drawn, in which order ---------------------------------------------------
 
 def _nearest_nodes(root: Value, max_nodes: int) -> tuple[set[Value], int]:
