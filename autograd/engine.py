@@ -43,9 +43,10 @@ def topological_order(root: Value, *, include_leaves: bool = False) -> list[Valu
         stack.append(node)
         stack.append(_POST)
         parents = node.parents
-        # The order backward's walk uses: a unary or binary node's first parent is expanded
-        # first; a fused node's parents are pushed in order, so its last is expanded first.
-        for parent in parents if node._rule.arity == -1 else reversed(parents):
+        # The order backward's walk uses (compile_graph sums each leaf's contributions in this
+        # order, so it must be the same for bit-equal results): a binary node's first parent is
+        # expanded first; a fused node's parents are pushed in order, so its last is expanded first.
+        for parent in reversed(parents) if node._y is not None else parents:
             if parent not in seen:
                 if parent._rule is None:
                     seen.add(parent)

@@ -155,3 +155,31 @@ def test_threads_no_grad_in_one_thread_does_not_stop_recording_in_another():
 
     run_together(without_grad, with_grad)
     assert recorded == [True]
+
+
+def test_topological_order_is_backwards_own_order():
+    """compile_graph sums a leaf's contributions in topological_order's order, eager backward in its
+    walk's: the two orders must be the same for bit-equal results (an arity-3 row caught a mismatch)."""
+    from hypothesis import given, settings
+
+    from autograd import engine, testing
+
+    fma = autograd.ops.RULES.get("vg_order_fma") or autograd.ops.register(autograd.ops.Op(
+        "vg_order_fma", 3, lambda a, b, c: a * b + c, lambda a, b, c, out: (b, a, 1.0)))
+
+    @settings(max_examples=40, derandomize=True, deadline=None)
+    @given(testing.expressions_with_inputs(min_nodes=3, max_nodes=15))
+    def check(case):
+        expr, xs = case
+        leaves = [Value(x) for x in xs]
+        root = expr(*leaves)
+        if isinstance(root, Value):  # a node of arity 3 over two different interior nodes and a leaf
+            root = autograd.mode.make(fma, (leaves[0] * 2.0, root, leaves[-1]))
+        if root._rule is None:
+            return
+        expected = topological_order(root, include_leaves=True)
+        found_leaves: list = []
+        order = engine._walk_for_backward(root, found_leaves, [])
+        assert found_leaves + order == expected
+
+    check()
