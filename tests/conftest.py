@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # `ci`: quick and reproducible (derandomized, so a red run is red again on rerun); failing
@@ -24,3 +25,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("VALUEGRAD_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, imported when a test first asks for it (importing it at collection takes seconds); skips if absent."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
