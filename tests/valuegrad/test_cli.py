@@ -200,3 +200,35 @@ def test_option_types_accept_good_values(parse, text, expected):
 def test_option_types_reject_bad_values_with_the_bounds(parse, text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(text)
+
+
+# -- the two common slips: the message says what to do (issue 24.5) ------------------------------
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["graph", "-x*y", "--x", "1", "--y", "2"],
+     "valuegrad graph: error: unrecognized arguments: -x*y --x; an expression that starts with '-' reads as an "
+     "option: put -- before it (valuegrad graph -- \"-x*y\" --x 1 ...) or start it with a space (\" -x*y\") "
+     "(see `valuegrad graph --help`)\n"),
+    (["demo", "--epochs", "5"],
+     "valuegrad demo: error: --epochs is an option of the demos moons, regression, spiral, digits, not of "
+     "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo moons --epochs 5`; before a name "
+     "only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
+    (["demo", "--seed", "1", "--lr=0.5", "backprop"],
+     "valuegrad demo: error: --lr is an option of the demos moons, backprop, regression, spiral, digits, not of "
+     "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo backprop --lr=0.5`; before a "
+     "name only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
+    (["bench", "--bogus"], "valuegrad bench: error: unrecognized arguments: --bogus (see `valuegrad bench --help`)\n"),
+])
+def test_cli_common_slips_say_what_to_do(argv, expected, capsys):
+    """Were: "valuegrad: error: unrecognized arguments: -x*y --x" and "argument DEMO: invalid choice: '5'"."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == expected
+
+
+@pytest.mark.parametrize("words", [["--", "-x*y"], [" -x*y"], ["(-x)*y"]], ids=["double-dash", "space", "parens"])
+def test_cli_graph_workarounds_the_message_suggests_work(words, tmp_path, capsys):
+    assert cli.main(["graph", "-o", str(tmp_path / "g.gv"), *words, "--x", "1", "--y", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [f"{words[-1].strip()} = -2.0", "  d/dx = -2.0", "  d/dy = -1.0"]
