@@ -294,6 +294,7 @@ def test_cli_help_after_expression(capsys):
     assert out.startswith("usage: valuegrad graph") and "--NAME VALUE" in out and "examples:" in out
 
 
+@pytest.mark.slow  # two subprocesses
 def test_cli_entry_point_end_to_end(tmp_path):
     """`python -m valuegrad graph` through the real valuegrad/__main__.py, in a fresh process."""
     target = tmp_path / "e2e.gv"
