@@ -165,9 +165,9 @@ def _smooth_point(steps, xs) -> bool:
     return all(math.isfinite(v) and abs(v) < 1e6 for v in nodes)
 
 
+@example([("hypot", (0, 1))], (0.0, -2.0, 0.0))  # hypot(0, -2 + 2): drawn by the intense profile (issue 22.16)
 @settings(deadline=None)
 @given(programs(), st.tuples(*[st.floats(-2.0, 2.0, allow_nan=False)] * 3))
-@example([("hypot", (0, 1))], (0.0, -2.0, 0.0))  # hypot(0, -2 + 2): drawn by the intense profile (issue 22.16)
 def test_defop_programs_agree_with_finite_differences_forward_mode_and_compile(steps, xs):
     if not _smooth_point(steps, xs):
         return
