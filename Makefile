@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.  Both set up .venv first.
-# Also: make quick (the suite without `slow` tests), make lint (ruff + mypy), make test-all
-# (the suite on every Python 3.10-3.13 found), make wheel-check (sdist + wheel, installed outside
-# the repository), make bench.
+# Also: make quick (the suite without `slow` tests), make lint (ruff on the whole repository +
+# mypy), make test-all (the suite on every Python 3.10-3.13 found), make wheel-check (sdist +
+# wheel, installed outside the repository), make bench.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -55,9 +55,12 @@ bench: setup
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m valuegrad bench
 
+# ruff: the whole repository, docs/tutorial.ipynb included (pyproject's extend-include).
+# The core (rule table, Value, engine, mode) is held to mypy --strict; the rest to mypy's defaults.
 lint: setup
-	$(PY) -m ruff check autograd nn valuegrad tests benchmarks demos
+	$(PY) -m ruff check .
 	$(PY) -m mypy autograd nn valuegrad
+	$(PY) -m mypy --strict --follow-imports=silent autograd/ops.py autograd/value.py autograd/engine.py autograd/mode.py
 
 # The suite on each Python of PYTHONS that this machine has (pyenv's ~/.pyenv/versions/3.1x.*
 # first, then python3.1x on PATH), each in its own .venv-3.1x; absent ones are skipped with a line.

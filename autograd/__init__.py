@@ -1,5 +1,8 @@
 """valuegrad's scalar automatic differentiation engine: Value, backward, and friends."""
 
+import builtins
+from typing import Any, Callable
+
 from .animate import animate_backward
 from .anomaly import detect_anomaly
 from .batched import BatchedGraph, compile_batched
@@ -14,13 +17,17 @@ from .engine import (
     topological_order,
     value_and_grad,
 )
+from .explore import Explorer, explore
 from .forward import Dual, jacobian, jvp
-from .gradcheck import GradcheckError, gradcheck, numerical_grad
-from .ops import abs as abs  # noqa: A004 - shadows the builtin: kept out of __all__
-from .ops import defop, exp, log, relu, sigmoid, softplus, sqrt, tanh
+from .gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
+from .ops import FUNCTIONS as _FUNCTIONS
+from .ops import defop
 from .render import draw, draw_dot, to_dot
-from .value import Value, dot, logsumexp
-from .value import sum as sum  # noqa: A004 - shadows the builtin: kept out of __all__
+from .value import Value
+
+# One function per public row of the rule table (exp, log, tanh, ..., sum, dot, logsumexp):
+# made from the rows, so an op added to autograd/ops.py appears here without another edit.
+globals().update(_FUNCTIONS)
 
 __version__ = "0.1.0"
 
@@ -28,35 +35,40 @@ __all__ = [
     "BatchedGraph",
     "CompiledGraph",
     "Dual",
+    "Explorer",
     "GradcheckError",
     "Value",
     "animate_backward",
     "backward",
+    "check_grads",
     "compile_batched",
     "compile_graph",
     "detect_anomaly",
     "defop",
-    "dot",
     "draw",
     "draw_dot",
-    "exp",
+    "explore",
     "grad",
     "is_grad_enabled",
     "gradcheck",
     "gradients",
     "jacobian",
     "jvp",
-    "log",
-    "logsumexp",
     "no_grad",
     "numerical_grad",
-    "relu",
     "set_grad_mode",
-    "sigmoid",
-    "softplus",
-    "sqrt",
-    "tanh",
     "to_dot",
     "topological_order",
     "value_and_grad",
 ]
+# And the rows' functions; those that shadow builtins (sum, abs) are importable by name but kept
+# out of __all__.
+__all__ += sorted(name for name in _FUNCTIONS if not hasattr(builtins, name))
+
+
+def __getattr__(name: str) -> Callable[..., Any]:
+    """A function of a row registered after import (``autograd.defop``): ``autograd.softsign``."""
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        raise AttributeError(f"module 'autograd' has no attribute {name!r}")
+    return function

@@ -1,8 +1,7 @@
-"""Backpropagation as an animation: one frame per backward step on a fixed layout (GIF or HTML)."""
+"""Backpropagation as a GIF: one frame per backward step on the static picture's layout (HTML: autograd.explore)."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import math
@@ -10,22 +9,42 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import ops
 from .engine import gradients, topological_order
 from .files import write_atomic
-from .render import RANKDIRS, _graph_parts, _Node, _number, _Parts, _write_dot, format_number, output_path, run_graphviz
+from .render import (
+    RANKDIRS,
+    _graph_parts,
+    _Node,
+    _number,
+    _Parts,
+    _write_dot,
+    escape_label_text,
+    format_number,
+    run_graphviz,
+)
 from .value import Value
 
 ANIMATION_FORMATS = ("gif", "html")
-MAX_STEPS = 150
-"""Most interior nodes an animation shows (one frame each): more would be neither watchable nor quick."""
-MAX_VALUES = 400
+MAX_STEPS = 60
+"""Most op nodes a GIF shows (one frame each): beyond this a GIF is neither watchable nor quick to make
+(autograd.explore steps through graphs of up to 2,000 Values)."""
+MAX_VALUES = 150
+MIN_FPS, MAX_FPS = 0.01, 50.0
+"""GIF delays are whole centiseconds up to 655.35 s: 50 fps is 2 cs; at 0.01 fps the last frame (3x) is 300 s."""
 INSTALL_PILLOW = "install it with `pip install 'valuegrad[demo]'` (or `pip install Pillow`)"
 
+# What makes a frame readable at README width (700 px): the static picture's layout, a little
+# tighter, in 12 pt text.  At FRAME_DPI = 72 one point is one pixel, so the 2-2-1 network's
+# frames are 661 px wide and every text is drawn at least 12 px high.
+FRAME_DPI = 72
+FRAME_GRAPH_ATTRS = {"nodesep": "0.1", "outputorder": "edgesfirst"}  # products are drawn over edges
+FRAME_FONT_SIZE = "12"
+FRAME_RECORD_MARGIN = "0.03,0.02"
 _ACTIVE = "#d62728"  # the node being processed and the edges it sends gradient along
-_CAPTION_HEIGHT = 34.0  # points above the graph for the step's caption
-_CHARACTER_WIDTH = 6.1  # mean width in points of a character of the 11 pt edge labels (Helvetica digits)
-FRAME_DPI = 72  # GIF frames: 3/4 of the 96 dpi default keeps a README-sized GIF well under 1 MB
+_CAPTION_SIZE = 14.0  # points
+_CAPTION_HEIGHT = 30.0  # points above the graph for the step's caption
+_CHARACTER_WIDTH = 0.56  # mean width of a character (digits, x, =) in ems of Helvetica
+_CAPTION_NAME = 24  # characters of a node's name in a caption
 
 
 @dataclass(frozen=True)
@@ -44,36 +63,41 @@ def _name(node: Value) -> str:
     return node.label or node.op
 
 
+def _short(text: str) -> str:
+    """A name for a caption: long labels cut, so the caption stays one line over the picture."""
+    return text if len(text) <= _CAPTION_NAME else text[:_CAPTION_NAME - 3] + "..."
+
+
 def backward_steps(root: Value, *, digits: int = 4) -> list[Step]:
     """The backward pass of ``root`` (seed 1.0, from zero) one node at a time, in reverse topological order.
 
     The numbers are the graph's own local derivatives (``Value.local_grads``, computed in the
-    forward pass from the rule table), multiplied and added as ``backward()`` does; ``.grad``
-    is not touched.  Returns start frame, one step per interior node, end frame.
+    forward pass from the rule table), multiplied and added in backward()'s order; the end
+    frame's grads are :func:`autograd.gradients`'s.  ``.grad`` is not touched.  Returns the
+    start frame (step 0), one step per op node (1..n), and the end frame.
     """
     order = topological_order(root)
     for node in order:
-        ops.require_row(node._rule, "animate_backward()")  # a closure node has no local derivatives to show
-    nodes = topological_order(root, include_leaves=True)
-    steps = [Step(None, (), {root: 1.0}, f"start: d{_name(root) or 'out'}/d{_name(root) or 'out'} = 1")]
-    reached: dict[Value, None] = {root: None}
-
-    def record(node: Value) -> None:
-        # Called by the engine's backward loop right after it processed ``node``: ``.grad``
-        # holds this pass's gradients so far, so the frame shows exactly backward()'s numbers.
-        upstream = node.grad
+        if len(node.local_grads) != len(node.parents):  # a micrograd-style closure node
+            raise NotImplementedError(
+                f"animate_backward(): op {node.op!r} was built micrograd-style with a _backward closure, so it has "
+                f"no local derivatives to show; register it as a row with autograd.defop({node.op!r}, forward, local)")
+    out = _short(_name(root) or "out")
+    steps = [Step(None, (), {root: 1.0}, f"step 0/{len(order)}: start, d{out}/d{out} = 1")]
+    running: dict[Value, float] = {root: 1.0}
+    for node in reversed(order):
+        upstream = running.get(node, 0.0)
         sends = []
         for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             local_value = _number(local)
             sends.append((position, upstream, local_value, upstream * local_value))
-            reached[parent] = None
-        caption = (f"step {len(steps)}/{len(order)}: {_name(node)} sends grad {format_number(upstream, digits=digits)} "
-                   "to its inputs: upstream x local = contribution")
-        steps.append(Step(node, tuple(sends), {n: _number(n.grad) for n in nodes if n in reached}, caption))
-
-    grads = gradients(root, 1.0, observe=record)
-    final = {n: _number(g) for n, g in grads.items() if n in reached}
-    steps.append(Step(None, (), final, "done: every grad filled in (the same as backward())"))
+            running[parent] = running.get(parent, 0.0) + upstream * local_value
+        caption = (f"step {len(steps)}/{len(order)}: {_short(_name(node))} sends grad "
+                   f"{format_number(upstream, digits=digits)} back: upstream x local = contribution")
+        steps.append(Step(node, tuple(sends), dict(running), caption))
+    grads = gradients(root, 1.0)
+    final = {n: _number(g) for n, g in grads.items() if n in running}
+    steps.append(Step(None, (), final, f"done (step {len(order)}/{len(order)}): every grad as backward() leaves it"))
     return steps
 
 
@@ -83,9 +107,25 @@ def _send_text(upstream: float, local: float, contribution: float, digits: int) 
 
 
 def _parts(root: Value, step: Step, scale: float, rankdir: str, digits: int) -> _Parts:
-    return _graph_parts(root, show_grad=True, show_local_grads=True, rankdir=rankdir, max_nodes=MAX_VALUES,
-                        module=None, cluster_by_module=False, legend=False, digits=digits,
-                        grads=dict(step.grads), scale=scale)
+    """The static picture's parts (draw()'s, without the legend) in the frames' font and margins."""
+    parts = _graph_parts(root, show_grad=True, show_local_grads=True, rankdir=rankdir, max_nodes=MAX_VALUES,
+                         module=None, cluster_by_module=False, legend=False, digits=digits,
+                         grads=dict(step.grads), scale=scale)
+    for node in parts.nodes:
+        node.attrs = {**node.attrs, "fontsize": FRAME_FONT_SIZE}
+        if node.attrs.get("shape") == "record":
+            node.attrs["margin"] = FRAME_RECORD_MARGIN
+    for edge in parts.edges:
+        edge.attrs = {**edge.attrs, "fontsize": FRAME_FONT_SIZE}
+    return parts
+
+
+def _dot_source(parts: _Parts, bb: str | None = None) -> str:
+    graph = _write_dot(parts)
+    graph.attr(**FRAME_GRAPH_ATTRS)
+    if bb is not None:
+        graph.attr(bb=bb)
+    return str(graph.source)
 
 
 def _send_edges(parts: _Parts, step: Step, digits: int) -> dict[int, str]:
@@ -95,25 +135,45 @@ def _send_edges(parts: _Parts, step: Step, digits: int) -> dict[int, str]:
             if step.node is not None and edge.child is step.node and edge.position in texts}
 
 
-def _layout(root: Value, steps: list[Step], scale: float, rankdir: str, digits: int) -> tuple[dict[str, Any], _Parts]:
-    """Lay the graph out once, with every edge carrying its longest text, so no frame needs more room."""
+def _layout(root: Value, steps: list[Step], scale: float, rankdir: str, digits: int) -> dict[str, Any]:
+    """Lay the graph out once, as the static picture (labels: the local derivatives): every frame is pinned there."""
     parts = _parts(root, steps[-1], scale, rankdir, digits)
-    for step in steps:
-        for i, text in _send_edges(parts, step, digits).items():
-            parts.edges[i].attrs["label"] = text
-    laid_out: dict[str, Any] = json.loads(run_graphviz(_write_dot(parts).source, "json0", where="animate_backward"))
-    return laid_out, parts
+    laid_out: dict[str, Any] = json.loads(run_graphviz(_dot_source(parts), "json0", where="animate_backward"))
+    return laid_out
 
 
-def _label_position(lp: str, reserved: str, shown: str) -> str:
-    """``lp`` moved so that ``shown`` starts where the (longer) ``reserved`` text started: beside its edge."""
-    x, y = (float(v) for v in lp.split(","))
-    shift = _CHARACTER_WIDTH * (len(reserved) - len(shown)) / 2
-    return f"{x - shift:.2f},{y}"
+def _text_width(text: str, size: float) -> float:
+    return _CHARACTER_WIDTH * size * len(text)
 
 
-def _pinned(parts: _Parts, layout: Mapping[str, Any], reserved: _Parts, step: Step, digits: int) -> str:
-    """One frame's DOT: every node and edge at its place in ``layout`` (for ``neato -n2``)."""
+def _product_nodes(texts: list[tuple[str, str, str]], head_x: float, x0: float, x1: float) -> list[_Node]:
+    """Each ``(text, lp, local)``: the product in red on white, beside where the edge's label starts.
+
+    The static picture's label (the local derivative) stays where dot put it; the product covers
+    it and runs away from the op's centre (left of it: leftwards), kept inside the picture and
+    moved down a line while it would cover another product; drawn over edges (outputorder).
+    """
+    size = float(FRAME_FONT_SIZE)
+    placed: list[tuple[float, float, float]] = []  # left, right, y of the products so far
+    nodes = []
+    for number, (text, lp, local) in enumerate(texts):
+        x, y = (float(v) for v in lp.split(","))
+        width, local_width = _text_width(text, size), _text_width(local, size)
+        left = x + local_width / 2 - width if x < head_x else x - local_width / 2
+        left = max(x0 + 2, min(left, x1 - width - 2))
+        while any(left < right and start < left + width and abs(y - py) < size + 2 for start, right, py in placed):
+            y -= size + 2  # y grows upwards in Graphviz coordinates: one line down
+        placed.append((left, left + width, y))
+        nodes.append(_Node(f"product{number}", escape_label_text(text), {
+            "shape": "box", "style": "filled", "fillcolor": "white", "color": "white", "fontcolor": _ACTIVE,
+            "fontsize": FRAME_FONT_SIZE, "margin": "0.02,0.01", "width": "0", "height": "0",
+            "pos": f"{left + width / 2:.2f},{y:.2f}!"}))
+    return nodes
+
+
+def _pinned(parts: _Parts, layout: Mapping[str, Any], step: Step, digits: int, caption_width: float) -> str:
+    """One frame's DOT: every node and edge at its place in ``layout`` (for ``neato -n2``); the
+    picture is at least ``caption_width`` wide (the widest caption of all frames: they share one size)."""
     objects = {o["name"]: o for o in layout.get("objects", [])}
     x0, y0, x1, y1 = (float(v) for v in layout["bb"].split(","))
     active = parts.names.get(step.node) if step.node is not None else None
@@ -122,22 +182,27 @@ def _pinned(parts: _Parts, layout: Mapping[str, Any], reserved: _Parts, step: St
         node.attrs.update(pos=placed["pos"] + "!", width=placed["width"], height=placed["height"], fixedsize="true")
         if active is not None and node.name in (active, active + "op"):
             node.attrs.update(color=_ACTIVE, penwidth="3")
-    laid_edges = _edges_in_order(parts, layout)
     sends = _send_edges(parts, step, digits)
-    for i, (edge, placed) in enumerate(zip(parts.edges, laid_edges)):
+    products = []
+    for i, (edge, placed) in enumerate(zip(parts.edges, _edges_in_order(parts, layout))):
         edge.attrs["pos"] = placed["pos"]
+        if "lp" in placed:
+            edge.attrs["lp"] = placed["lp"]
         if i in sends:
-            edge.attrs["label"] = sends[i]
             edge.attrs.update(color=_ACTIVE, fontcolor=_ACTIVE, penwidth="2.5")
-        if "lp" in placed and "label" in edge.attrs:
-            edge.attrs["lp"] = _label_position(placed["lp"], reserved.edges[i].attrs["label"], edge.attrs["label"])
+            if "lp" in placed:
+                products.append((sends[i], placed["lp"], edge.attrs["label"]))
         elif active is not None and edge.tail == active + "op":
             edge.attrs.update(color=_ACTIVE, penwidth="2.5")
-    parts.nodes.append(_Node("caption", step.caption, {
-        "shape": "plaintext", "fontsize": "15", "pos": f"{(x0 + x1) / 2},{y1 + _CAPTION_HEIGHT / 2}!"}))
-    graph = _write_dot(parts)
-    graph.attr(bb=f"{x0},{y0},{x1},{y1 + _CAPTION_HEIGHT}")
-    return str(graph.source)
+    if products and active is not None:
+        head_x = float(objects[active + "op"]["pos"].split(",")[0])
+        parts.nodes.extend(_product_nodes(products, head_x, x0, x1))
+    parts.nodes.append(_Node("caption", escape_label_text(step.caption), {
+        "shape": "plaintext", "fontsize": f"{_CAPTION_SIZE:g}", "pos": f"{(x0 + x1) / 2},{y1 + _CAPTION_HEIGHT / 2}!",
+        # one size in every frame: neato -n2 sizes the picture from its nodes, so frames stay aligned
+        "width": f"{caption_width / 72:.3f}", "height": f"{_CAPTION_HEIGHT / 72:.3f}", "fixedsize": "true"}))
+    extra = max(0.0, (caption_width - (x1 - x0)) / 2)  # a caption wider than the graph widens the frame
+    return _dot_source(parts, bb=f"{x0 - extra},{y0},{x1 + extra},{y1 + _CAPTION_HEIGHT}")
 
 
 def _edges_in_order(parts: _Parts, layout: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -155,14 +220,15 @@ def _edges_in_order(parts: _Parts, layout: Mapping[str, Any]) -> list[Mapping[st
     return matched
 
 
-def frame_sources(root: Value, *, rankdir: str = "LR", digits: int = 4) -> list[str]:
+def frame_sources(root: Value, *, rankdir: str = "TB", digits: int = 4) -> list[str]:
     """The DOT source of every frame (positions pinned), to render with ``neato -n2``."""
     _check(root, rankdir, digits)
     steps = backward_steps(root, digits=digits)
     final = steps[-1].grads
     scale = max((abs(g) for g in final.values() if math.isfinite(g)), default=0.0)
-    layout, reserved = _layout(root, steps, scale, rankdir, digits)
-    return [_pinned(_parts(root, step, scale, rankdir, digits), layout, reserved, step, digits) for step in steps]
+    layout = _layout(root, steps, scale, rankdir, digits)
+    caption_width = max(_text_width(step.caption, _CAPTION_SIZE) for step in steps) + 12
+    return [_pinned(_parts(root, step, scale, rankdir, digits), layout, step, digits, caption_width) for step in steps]
 
 
 def _check(root: Any, rankdir: Any, digits: Any) -> None:
@@ -176,8 +242,9 @@ def _check(root: Any, rankdir: Any, digits: Any) -> None:
     interior = sum(1 for node in values if node.parents)
     if interior > MAX_STEPS or len(values) > MAX_VALUES:
         raise ValueError(
-            f"animate_backward(): the graph has {interior} ops and {len(values)} Values; an animation shows "
-            f"at most {MAX_STEPS} ops and {MAX_VALUES} Values (one frame per op): animate a smaller graph"
+            f"animate_backward(): the graph has {interior} ops and {len(values)} Values; a GIF shows at most "
+            f"{MAX_STEPS} ops and {MAX_VALUES} Values (one frame per op): animate a part of it, or step through "
+            "it in a browser with autograd.explore(root, 'page.html') (up to 2,000 Values)"
         )
 
 
@@ -212,63 +279,39 @@ def _gif(sources: list[str], fps: float) -> bytes:
     return buffer.getvalue()
 
 
-_PLAYER = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
-.controls {{ margin-bottom: 0.6em; }} .controls button {{ font-size: 1em; margin-right: 0.3em; }}
-.frame svg {{ max-width: 100%; height: auto; }}
-</style></head>
-<body>
-<div class="controls">
-<button id="prev" type="button">&#9664; previous</button>
-<button id="play" type="button">play</button>
-<button id="next" type="button">next &#9654;</button>
-<span id="counter"></span>
-</div>
-{frames}
-<script>
-(function () {{
-  var frames = document.querySelectorAll(".frame");
-  var counter = document.getElementById("counter");
-  var play = document.getElementById("play");
-  var current = 0, timer = null, delay = {delay};
-  function show(i) {{
-    current = Math.max(0, Math.min(frames.length - 1, i));
-    for (var k = 0; k < frames.length; k++) {{ frames[k].hidden = k !== current; }}
-    counter.textContent = "frame " + (current + 1) + " / " + frames.length;
-    document.body.setAttribute("data-frame", String(current));
-  }}
-  function stop() {{ if (timer) {{ clearInterval(timer); timer = null; play.textContent = "play"; }} }}
-  document.getElementById("prev").addEventListener("click", function () {{ stop(); show(current - 1); }});
-  document.getElementById("next").addEventListener("click", function () {{ stop(); show(current + 1); }});
-  play.addEventListener("click", function () {{
-    if (timer) {{ stop(); return; }}
-    if (current === frames.length - 1) {{ show(0); }}
-    play.textContent = "pause";
-    timer = setInterval(function () {{
-      if (current === frames.length - 1) {{ stop(); }} else {{ show(current + 1); }}
-    }}, delay);
-  }});
-  document.addEventListener("keydown", function (e) {{
-    if (e.key === "ArrowLeft") {{ stop(); show(current - 1); }}
-    if (e.key === "ArrowRight") {{ stop(); show(current + 1); }}
-  }});
-  var start = parseInt((location.hash.match(/frame=(\\d+)/) || [])[1] || "1", 10);
-  show(start - 1);
-}})();
-</script>
-</body></html>
-"""
+_EXTENSIONS = {".gif": "gif", ".html": "html", ".htm": "html"}
+_OTHER_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".apng", ".mp4", ".webm", ".dot", ".gv")
 
 
-def _html(sources: list[str], fps: float, title: str) -> str:
-    frames = []
-    for i, source in enumerate(sources):
-        svg = _render_frame(source, "svg").decode("utf-8")
-        svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inline
-        frames.append(f'<div class="frame" id="frame{i + 1}"{" hidden" if i else ""}>\n{svg}</div>')
-    return _PLAYER.format(title=html.escape(title), frames="\n".join(frames), delay=round(1000 / fps))
+def _target(path: Any, format: str | None) -> tuple[str, str]:  # noqa: A002
+    """The file to write and its format: from the extension, else ``format``, else GIF; clear errors otherwise."""
+    if format is not None and format not in ANIMATION_FORMATS:
+        raise ValueError(f"animate_backward(): format must be one of {', '.join(ANIMATION_FORMATS)}, got {format!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"animate_backward(): path must be a str or os.PathLike, got {type(path).__name__}")
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"animate_backward(): path must be a text path, got {type(target).__name__}")
+    if not target.strip():
+        raise ValueError("animate_backward(): path is empty; give a file name such as 'backprop.gif'")
+    if target.endswith(("/", os.sep)) or os.path.isdir(target):
+        raise ValueError(f"animate_backward(): path {target!r} is a directory; give a file name such as 'backprop.gif'")
+    extension = os.path.splitext(target)[1].lower()
+    implied = _EXTENSIONS.get(extension)
+    if implied is not None and format is not None and implied != format:
+        raise ValueError(f"animate_backward(): path {target!r} ends in {extension} but format={format!r}; "
+                         "make them agree (or leave format out: the extension decides)")
+    if extension in _OTHER_FORMATS:
+        raise ValueError(f"animate_backward(): writes a GIF (.gif) or an HTML page (.html), not {extension}: "
+                         f"got {target!r}")
+    chosen = implied or format or "gif"
+    return (target if implied else f"{target}.{chosen}"), chosen
+
+
+def _check_fps(fps: Any) -> None:
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ValueError(f"animate_backward(): fps must be a number from {MIN_FPS:g} to {MAX_FPS:g} "
+                         f"(frames per second), got {fps!r}")
 
 
 def animate_backward(
@@ -276,30 +319,37 @@ def animate_backward(
     path: str | os.PathLike[str],
     *,
     fps: float = 1.0,
-    format: str = "gif",  # noqa: A002 - the name every other writer here uses
-    rankdir: str = "LR",
+    format: str | None = None,  # noqa: A002 - the name every other writer here uses
+    rankdir: str = "TB",
     digits: int = 4,
 ) -> str:
-    """Write backpropagation through ``root``'s graph as an animation; return the file's path.
+    """Write backpropagation through ``root``'s graph as a GIF (or an explorer page); return the file's path.
 
-    One frame per backward step in reverse topological order: a start frame (only the
+    GIF: one frame per backward step in reverse topological order: a start frame (only the
     output's grad, 1), one frame per op node (that node outlined in red, each edge it sends
-    gradient along labelled ``upstream x local = contribution``, every grad filled in so far),
+    gradient along showing ``upstream x local = contribution``, every grad filled in so far),
     and an end frame: the finished graph, whose grads are those ``root.backward()`` gives from
-    zero.  The layout is computed once and every node is pinned there, so nothing moves.
-    ``format="gif"`` (needs Pillow: the ``demo`` extra) or ``"html"``: one self-contained page
-    with the SVG frames and previous / play / next buttons (arrow keys too; ``#frame=N`` in the
-    URL opens frame N).  ``fps`` frames per second.  The extension is added to ``path`` unless
-    present.  Needs Graphviz (``dot`` and ``neato``); ``.grad`` is not touched.
+    zero.  The layout is the static picture's (draw()'s: labels where it puts them), computed
+    once; every frame is pinned there, so nothing moves.  ``rankdir`` TB (the default) keeps a
+    small network's frames under 700 px wide with 12 px text.  Needs Pillow (the ``demo``
+    extra) and Graphviz (``dot`` and ``neato``).  ``fps`` frames per second, 0.01 to 50.
+
+    HTML (a ``.html`` path or ``format="html"``): the page of :func:`autograd.explore`, which
+    steps forward and backward and explains each node (its play button runs at ``fps``).
+
+    The format comes from the extension (``.gif``, ``.html``); without one, from ``format``
+    (default GIF) and that extension is added.  An extension contradicting ``format`` is an
+    error.  ``.grad`` is not touched.
     """
-    if format not in ANIMATION_FORMATS:
-        raise ValueError(f"animate_backward(): format must be one of {', '.join(ANIMATION_FORMATS)}, got {format!r}")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
-        raise ValueError(f"animate_backward(): fps must be a number > 0 and <= 60, got {fps!r}")
-    target = output_path(path, format, "animate_backward()")
+    target, chosen = _target(path, format)
+    _check_fps(fps)
+    if chosen == "html":
+        from .explore import page_html
+
+        if not isinstance(root, Value):
+            raise TypeError(f"animate_backward(): root must be a Value, got {type(root).__name__}")
+        title = f"backpropagation through {_name(root) or 'the graph'}"
+        return write_atomic(target, page_html(root, title=title, delay_ms=round(1000 / fps)))
     sources = frame_sources(root, rankdir=rankdir, digits=digits)
-    if format == "gif":
-        write_atomic(target, _gif(sources, fps))
-    else:
-        write_atomic(target, _html(sources, fps, f"backpropagation through {_name(root) or 'the graph'}"))
+    write_atomic(target, _gif(sources, fps))
     return target

@@ -10,7 +10,7 @@ import sys
 import weakref
 from typing import Any, Callable
 
-from . import value as _value
+from . import mode as _mode
 from .value import Value
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -171,22 +171,17 @@ class detect_anomaly(contextlib.ContextDecorator):
         if not isinstance(check_inf, bool):
             raise TypeError(f"detect_anomaly(): check_inf must be a bool, got {check_inf.__class__.__name__}")
         self.check_inf = check_inf
-        self._saved: list[tuple[Any, Any, bool]] = []
+        self._saved: list[tuple[tuple[Any, Any], bool]] = []
 
     def _recreate_cm(self) -> detect_anomaly:
         return detect_anomaly(check_inf=self.check_inf)  # a fresh instance per decorated call
 
     def __enter__(self) -> detect_anomaly:
-        with _value._lock:
-            mode = _value._Mode
-            self._saved.append((mode.anomaly_wrapper, mode.anomaly_step, _Settings.check_inf))
-            _Settings.check_inf = self.check_inf
-            mode.anomaly_wrapper, mode.anomaly_step = _wrap, checked_step
-            _value._refresh_makers()
+        previous_check_inf = _Settings.check_inf
+        _Settings.check_inf = self.check_inf
+        self._saved.append((_mode.set_anomaly(_wrap, checked_step), previous_check_inf))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with _value._lock:
-            mode = _value._Mode
-            mode.anomaly_wrapper, mode.anomaly_step, _Settings.check_inf = self._saved.pop()
-            _value._refresh_makers()
+        (wrapper, step), _Settings.check_inf = self._saved.pop()
+        _mode.set_anomaly(wrapper, step)

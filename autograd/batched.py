@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, cast
 
 from . import ops
 from .compile import _INLINE_MAX_ARGS, _Codegen, trace_row
@@ -34,60 +34,12 @@ def _where(condition: str, yes: str, no: str) -> str:
     return f"_where({condition}, {yes}, {no})"
 
 
-# ---------------------------------------------------------------------------------------
-# Array versions of the float primitives that tracing cannot see into (they call math.*).
-# Each has the IEEE semantics of its float twin in autograd.ops; derivatives stay in the rows.
-
-def _array_primitives(np: Any) -> dict[Any, Callable[..., Any]]:
-    def sigmoid(x: Any) -> Any:
-        e = np.exp(-np.abs(x))  # = exp(-x) for x >= 0 and exp(x) for x < 0, as _fsigmoid's branches
-        return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-    def softplus(x: Any) -> Any:
-        e = np.exp(-np.abs(x))
-        return np.where(x > 0.0, x + np.log1p(e), np.log1p(e))
-
-    def logsumexp(*xs: Any) -> Any:
-        stacked = np.stack(np.broadcast_arrays(*xs))
-        m = stacked.max(axis=0)  # nan if any is nan
-        finite = np.isfinite(m)
-        shift = np.where(finite, m, 0.0)
-        return np.where(finite, m + np.log(np.exp(stacked - shift).sum(axis=0)), m)
-
-    def sech2(x: Any) -> Any:
-        t = np.exp(-2.0 * np.abs(x))  # as _fsech2: 4t / (1 + t)**2, exact where 1 - tanh**2 cancels
-        return 4.0 * t / ((1.0 + t) * (1.0 + t))
-
-    def pow_dx(x: Any, y: Any) -> Any:
-        return np.where(y == 0.0, 0.0, y * np.power(x, y - 1.0))
-
-    def pow_dy(x: Any, y: Any) -> Any:
-        defined = np.where((x == 0.0) & (y > 0.0), 0.0, math.nan)
-        return np.where(x > 0.0, np.power(x, y) * np.log(x), defined)
-
-    def relu(x: Any) -> Any:
-        return np.maximum(x, 0.0)  # nan stays nan; maximum(-0.0, 0.0) is +0.0 as _frelu gives
-
-    def step(x: Any) -> Any:
-        return np.heaviside(x, 0.0)  # 1 above 0, 0 at +-0 and below, nan for nan: _fstep
-
-    return {
-        ops._fdiv: np.divide,
-        ops._fpow: np.power,
-        ops._fexp: np.exp,
-        ops._flog: np.log,
-        ops._fsqrt: np.sqrt,
-        math.tanh: np.tanh,
-        math.fabs: np.fabs,
-        ops._fsigmoid: sigmoid,
-        ops._fsoftplus: softplus,
-        ops._fsech2: sech2,
-        ops._flogsumexp: logsumexp,
-        ops._fpow_dx: pow_dx,
-        ops._fpow_dy: pow_dy,
-        ops._frelu: relu,
-        ops._fstep: step,
-    }
+def _array_primitives(np: Any, rows: Iterable[Op] = ()) -> dict[Any, Callable[..., Any]]:
+    """The array twins (``Op.array``: a row's forward on numpy arrays, with the same IEEE
+    semantics) of the table's rows and of ``rows``, keyed by the float forward they stand for
+    (traced derivatives call ``/`` and ``**`` as those forwards directly).  Derivatives stay
+    in the rows."""
+    return {rule.forward: partial(rule.array, np) for rule in (*ops.RULES.values(), *rows) if rule.array is not None}
 
 
 class _ArrayCodegen(_Codegen):
@@ -95,12 +47,13 @@ class _ArrayCodegen(_Codegen):
     sides, and a row whose forward has an array twin is a call of the twin (relu's one
     ``maximum`` instead of two nested ``where`` over the batch)."""
 
-    def __init__(self, twins: Any) -> None:
+    def __init__(self) -> None:
         super().__init__(branch=_where)
-        self._twins = twins
+        self.rows_with_twins: list[Op] = []  # the x ** c rows are made on first use, not in the table
 
     def forward_of(self, rule: Op, args: tuple) -> Any:
-        if rule.forward in self._twins:
+        if rule.array is not None:
+            self.rows_with_twins.append(rule)
             return self.call(rule.forward, args)
         return super().forward_of(rule, args)
 
@@ -120,8 +73,8 @@ def _elementwise(np: Any, function: Callable[..., Any], outputs: int | None) -> 
     return run
 
 
-def _array_namespace(np: Any, gen: _Codegen) -> dict[str, Any]:
-    primitives = _array_primitives(np)
+def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
+    primitives = _array_primitives(np, gen.rows_with_twins)
     namespace: dict[str, Any] = {
         "_where": np.where,
         "_add_at": np.add.at,
@@ -257,7 +210,7 @@ class BatchedGraph:
 
     def _generate(self) -> None:
         np = self._np
-        gen = _ArrayCodegen(_array_primitives(np).keys())
+        gen = _ArrayCodegen()
         self._constants: dict[str, Any] = {}
         fwd: list[str] = []
         bwd: list[str] = []
@@ -668,12 +621,8 @@ def _hole(gen: _Codegen, text: str) -> Any:
 
 
 def _trace(gen: _Codegen, rule: Op, arity: int) -> tuple[str, list[tuple[str, bool]] | None]:
-    """compile_graph's row templates in numpy's dialect; ``x ** c`` rows are ``power(x, c)``
-    (their forward closes over c, which tracing cannot see through math.pow)."""
-    forward, local_templates = trace_row(gen, rule, arity)
-    if arity == 1 and rule.name.startswith("**") and forward.startswith("_"):
-        forward = f"{gen.name_of(ops._fpow)}({{0}}, {float(rule.name[2:])!r})"
-    return forward, local_templates
+    """compile_graph's row templates in numpy's dialect (rows with an array twin are calls of it)."""
+    return trace_row(gen, rule, arity)
 
 
 class _LocalCall:
@@ -708,7 +657,7 @@ class _StackedForward:
             n = len(stacked) // 2
             total = (stacked[:n] * stacked[n : 2 * n]).sum(axis=0)
             return total + stacked[-1] if len(stacked) % 2 else total
-        function = _array_primitives(np).get(rule.forward) or _elementwise(np, rule.forward, None)
+        function = partial(rule.array, np) if rule.array is not None else _elementwise(np, rule.forward, None)
         return function(*stacked)
 
 

@@ -3,51 +3,68 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Callable, Sequence
 
+from . import mode as _mode
 from . import ops
-from . import value as _value
 from .ops import to_float
-from .value import Value, _leaf, make
+from .value import Value, _leaf, is_constant, make
+
+# Backward calls (and gradients()) run one at a time: two threads backpropagating into shared
+# leaves then give each leaf the exact sum of both calls' contributions, as PyTorch guarantees.
+# Reentrant, so a micrograd-style _backward closure may call backward itself.  Walks that only
+# read (topological_order, to_dot, compile_graph, pickling) never take it.
+_backward_lock = threading.RLock()
 
 
 def topological_order(root: Value, *, include_leaves: bool = False) -> list[Value]:
     """Nodes reachable from ``root``, every node after all of its parents.
 
     Iterative depth-first search: no recursion, so a chain of 10**6 ops is fine.
-    Leaves are listed only with ``include_leaves=True`` (backward has nothing to propagate
-    to them); then they come first, in the order they are first met.  It is backward's own
-    walk, with every ``.grad`` it marks put back as it was.
+    Leaves are listed only with ``include_leaves=True``; then they come first, in the order
+    they are first met.  It only reads the graph (its visited set is its own), so it is safe
+    to call while another thread runs backward on the same graph.
     """
     if root._rule is None:
         return [root] if include_leaves else []
     leaves: list[Value] = []
-    leaf_grads: list[Any] = []
-    interior: list[Any] = []  # node, grad, node, grad, ... as the walk marks them
-    try:
-        order = _walk_for_backward(root, leaves, leaf_grads, interior)
-    finally:  # also after a KeyboardInterrupt half-way: every marked grad is put back
-        for i in range(0, len(interior), 2):
-            interior[i].grad = interior[i + 1]
-        for leaf, previous in zip(leaves, leaf_grads):
-            leaf.grad = previous
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _POST:
+            order.append(stack.pop())
+            continue
+        if node in seen:  # pushed by two children before it was expanded
+            continue
+        seen.add(node)
+        stack.append(node)
+        stack.append(_POST)
+        parents = node.parents
+        # The order backward's walk uses: a unary or binary node's first parent is expanded
+        # first; a fused node's parents are pushed in order, so its last is expanded first.
+        for parent in parents if node._rule.arity == -1 else reversed(parents):
+            if parent not in seen:
+                if parent._rule is None:
+                    seen.add(parent)
+                    leaves.append(parent)
+                else:
+                    stack.append(parent)
     return leaves + order if include_leaves else order
 
 
 _POST = object()
 
 
-def _walk_for_backward(
-    root: Value, leaves: list[Value], saved: list[Any], keep: list[Any] | None = None
-) -> list[Value]:
-    """The one traversal: interior nodes reachable from ``root``, every node after its parents.
+def _walk_for_backward(root: Value, leaves: list[Value], saved: list[Any]) -> list[Value]:
+    """Backward's own walk: interior nodes reachable from ``root``, every node after its parents.
 
     Fills ``leaves`` with the leaves met (first met first) and ``saved`` with the grads they
-    held.  Instead of a set, every node met gets this call's fresh NaN object as its
-    ``.grad``, checked by identity (about 25% faster on large graphs than a set): backward
-    sets each of those grads right after, and :func:`topological_order` puts them back (from
-    ``keep``, which receives node, grad, node, grad, ... for interior nodes).  A fresh object
-    per call means a walk interrupted half-way can never mislead a later one.
+    held.  Instead of a set, every node met gets this call's fresh NaN object as its ``.grad``,
+    checked by identity (about 25% faster on large graphs than a set); backward overwrites each
+    of those grads right after, under its lock.  Every other walk is :func:`topological_order`.
     """
     order: list[Value] = []
     mark = float("nan")
@@ -62,17 +79,13 @@ def _walk_for_backward(
             continue
         if node.grad is mark:
             continue
-        if keep is not None:
-            keep.append(node)
-            keep.append(node.grad)
         node.grad = mark
         push(node)
         push(_POST)
-        a = node._a
-        b = node._b
-        # Parents are pushed last-first (b before a), so the first parent is expanded first.
-        # The leaf bookkeeping is written out per storage shape on purpose: a loop over a
-        # tuple of parents (or a helper call) makes this walk 20-40% slower on 10**5 nodes.
+        a = node._x
+        b = node._y
+        # b before a, so the first parent is expanded first.  Written out per storage shape on
+        # purpose: a loop over a tuple of parents makes this walk 20-40% slower on 10**5 nodes.
         if b is not None:
             if b.grad is not mark:
                 if b._rule is not None:
@@ -116,43 +129,53 @@ def _propagate(root: Value, seed: Any, step: Callable[[Value], None] | None) -> 
     second call adds exactly the same number (no cancellation against the first call's).
     ``step(node)``, when given, does one node's chain-rule step (create_graph, anomaly
     checks); the inline float step below is the fast path.  A micrograd-style node (no
-    local derivatives: ``_da is None``) runs its own ``_backward`` closure.
+    local derivatives: ``_dx is None``) runs its own ``_backward`` closure.
     """
     leaves: list[Value] = []
     saved: list[Any] = []
-    order = _walk_for_backward(root, leaves, saved)
-    for node in order:
-        node.grad = 0.0
-    for leaf in leaves:
-        leaf.grad = 0.0
-    root.grad = seed
+    try:
+        order = _walk_for_backward(root, leaves, saved)
+        for node in order:
+            node.grad = 0.0
+        for leaf in leaves:
+            leaf.grad = 0.0
+        root.grad = seed
+        _chain(order, step)
+    except BaseException:  # a failed (or interrupted) backward leaves every leaf as it was
+        for leaf, previous in zip(leaves, saved):
+            leaf.grad = previous
+        raise
+    return leaves, saved
+
+
+def _chain(order: list[Value], step: Callable[[Value], None] | None) -> None:
+    """The chain rule over ``order`` from the root back: each node adds grad x local into its parents."""
     for node in reversed(order):
         if step is not None:
             step(node)
             continue
         g = node.grad
-        a = node._a
-        b = node._b
+        a = node._x
+        b = node._y
         if b is not None:
-            a.grad += g * node._da
-            b.grad += g * node._db
+            a.grad += g * node._dx
+            b.grad += g * node._dy
         elif a.__class__ is tuple:
-            local_grads = node._da
+            local_grads = node._dx
             if local_grads is None:
                 node._backward()
                 continue
             for parent, local in zip(a, local_grads):
                 parent.grad += g * local
         else:
-            a.grad += g * node._da
-    return leaves, saved
+            a.grad += g * node._dx
 
 
-def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], None]:
+def chain_step(local_grads_of: Callable[[Value], tuple[Any, ...]]) -> Callable[[Value], None]:
     """A chain-rule step taking its local derivatives from ``local_grads_of(node)``."""
 
     def step(node: Value) -> None:
-        if node._da is None and node._rule.forward is None:  # micrograd-style: its own closure
+        if node._dx is None and node._rule.forward is None:  # micrograd-style: its own closure
             node._backward()
             return
         g = node.grad
@@ -162,12 +185,12 @@ def chain_step(local_grads_of: Callable[[Value], tuple]) -> Callable[[Value], No
     return step
 
 
-def float_local_grads(node: Value) -> tuple:
+def float_local_grads(node: Value) -> tuple[Any, ...]:
     """The local derivatives computed in the forward pass (the eager step's)."""
     return node.local_grads
 
 
-def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
+def _graph_local_grads(root: Value) -> Callable[[Value], tuple[Any, ...]]:
     """``create_graph``'s local derivatives: the node's row applied to Values.
 
     They are computed on a replica of the forward graph (same rows, same leaves), so the
@@ -181,10 +204,11 @@ def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
             ops.require_row(rule, "backward(create_graph=True)")
             replicas[node] = make(rule, tuple([replicas.get(p, p) for p in node.parents]))
 
-    def local_grads_of(node: Value) -> tuple:
+    def local_grads_of(node: Value) -> tuple[Any, ...]:
         replica = replicas[node]
         with set_grad_mode(True):
-            return node._rule.local(*replica.parents, replica)
+            local_grads: tuple[Any, ...] = node._rule.local(*replica.parents, replica)
+            return local_grads
 
     return local_grads_of
 
@@ -192,9 +216,10 @@ def _graph_local_grads(root: Value) -> Callable[[Value], tuple]:
 def _step_for(root: Value, create_graph: bool) -> Callable[[Value], None] | None:
     """This call's step: None (the inline float step) unless create_graph or detect_anomaly asks."""
     local_grads_of = _graph_local_grads(root) if create_graph else float_local_grads
-    check = _value._Mode.anomaly_step
+    check = _mode.anomaly_step()
     if check is not None:  # detect_anomaly() is on: its step checks every contribution
-        return check(local_grads_of)
+        checked: Callable[[Value], None] = check(local_grads_of)
+        return checked
     return chain_step(local_grads_of) if create_graph else None
 
 
@@ -212,12 +237,16 @@ def backward(root: Value, grad: Any = 1.0, *, create_graph: bool = False) -> Non
         seed: Any = grad if isinstance(grad, Value) else _leaf(to_float(grad, "backward() grad"))
     else:
         seed = to_float(grad, "backward() grad")
-    if root._rule is None:  # a leaf: nothing to propagate
-        root.grad = root.grad + seed
-        return
-    leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
-    for leaf, previous in zip(leaves, saved):
-        leaf.grad = previous + leaf.grad  # leaves accumulate across calls
+    with _backward_lock:
+        if root._rule is None:  # a leaf: nothing to propagate
+            root.grad = root.grad + seed
+            return
+        leaves, saved = _propagate(root, seed, _step_for(root, create_graph))
+        for leaf, previous in zip(leaves, saved):
+            total = previous + leaf.grad  # leaves accumulate across calls
+            if create_graph and is_constant(leaf):  # no gradient Value (and no cycle) on a constant
+                total = total.data if isinstance(total, Value) else total
+            leaf.grad = total
 
 
 def gradients(
@@ -230,19 +259,20 @@ def gradients(
     when given, is called right after each node's chain-rule step, while ``.grad`` holds the
     gradients so far (this call's contributions only): how animate_backward draws each step.
     """
-    nodes = topological_order(root, include_leaves=True)
-    before = [node.grad for node in nodes]
-    try:
-        if root._rule is None:
-            return {root: seed}
-        step = _step_for(root, create_graph)
-        if observe is not None:
-            step = _observed(step or chain_step(float_local_grads), observe)
-        _propagate(root, seed, step)
-        return {node: node.grad for node in nodes}
-    finally:
-        for node, previous in zip(nodes, before):
-            node.grad = previous
+    if root._rule is None:
+        return {root: seed}
+    step = _step_for(root, create_graph)
+    if observe is not None:
+        step = _observed(step or chain_step(float_local_grads), observe)
+    with _backward_lock:
+        nodes = topological_order(root, include_leaves=True)
+        before = [node.grad for node in nodes]
+        try:
+            _propagate(root, seed, step)
+            return {node: node.grad for node in nodes}
+        finally:
+            for node, previous in zip(nodes, before):
+                node.grad = previous
 
 
 def _argnums_tuple(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -331,11 +361,11 @@ class set_grad_mode(contextlib.ContextDecorator):
         return set_grad_mode(self.enabled)  # a fresh instance per decorated call: recursion nests
 
     def __enter__(self) -> set_grad_mode:
-        self._previous.append(_value.set_grad_enabled(self.enabled))
+        self._previous.append(_mode.set_grad_enabled(self.enabled))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _value.set_grad_enabled(self._previous.pop())
+        _mode.set_grad_enabled(self._previous.pop())
 
 
 class no_grad(set_grad_mode):
@@ -355,4 +385,4 @@ class no_grad(set_grad_mode):
         return self
 
 
-is_grad_enabled = _value.grad_enabled
+is_grad_enabled = _mode.grad_enabled

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import ops
 from .engine import gradients, set_grad_mode
 from .ops import Op, is_real, to_float
-from .value import Value, _leaf
+from .value import Value, _leaf, is_constant
 
-# Method factories: every operator and named function of Dual applies one row.
+# Method factories: Dual's operators and named methods are made from the rows (see _install at
+# the end), each applying its row.
 
-def _operator(rule: Op) -> Callable[[Dual, Any], Dual]:
-    def method(self: Dual, other: Any) -> Dual:
-        return _binary(rule, self, other)
+def _operator(rule: Op) -> Callable[..., Dual]:
+    with_constant = rule.right_constant
+    if with_constant is None:
+        def method(self: Dual, other: Any) -> Dual:
+            return _binary(rule, self, other)
 
-    return method
+        return method
+
+    def method_with_constant(self: Dual, other: Any, modulo: None = None) -> Dual:
+        if modulo is not None:
+            raise TypeError(f"{rule.name} of a Dual does not take a modulo argument")
+        if other.__class__ is Dual:
+            return Dual._apply_rule(rule, self, other)
+        if not is_real(other):
+            return NotImplemented
+        # The same row Value uses for a constant right operand (x**2 -> "**2").
+        return Dual._apply_rule(with_constant(to_float(other, f"{rule.name} operand")), self)
+
+    return method_with_constant
 
 
 def _reflected(rule: Op) -> Callable[[Dual, Any], Dual]:
@@ -25,15 +40,20 @@ def _reflected(rule: Op) -> Callable[[Dual, Any], Dual]:
     return method
 
 
-def _unary_method(rule: Op) -> Callable[[Dual], Dual]:
-    def method(self: Dual) -> Dual:
-        return Dual._apply_rule(rule, self)
+def _named_method(rule: Op) -> Callable[..., Dual]:
+    def method(self: Dual, *others: Any) -> Dual:
+        return Dual._apply_rule(rule, self, *others)
 
-    method.__name__ = method.__qualname__ = rule.name
     return method
 
 
-class Dual:
+if TYPE_CHECKING:  # what type checkers see of the generated operators and methods
+    from ._operators import DualOperators as _Generated
+else:
+    _Generated = object
+
+
+class Dual(_Generated):
     """A number carrying a primal value and a tangent (its derivative along one direction).
 
     Every operation applies a row of the rule table: ``primal = rule.forward(primals)`` and
@@ -99,42 +119,10 @@ class Dual:
         result.tangent = tangent
         return result
 
-    # -- number protocol: every operator is a row of the rule table --------------------
-    __add__ = _operator(ops.ADD)
-    __radd__ = _reflected(ops.ADD)
-    __sub__ = _operator(ops.SUB)
-    __rsub__ = _reflected(ops.SUB)
-    __mul__ = _operator(ops.MUL)
-    __rmul__ = _reflected(ops.MUL)
-    __truediv__ = _operator(ops.DIV)
-    __rtruediv__ = _reflected(ops.DIV)
-    __rpow__ = _reflected(ops.POW)
-
-    def __pow__(self, other: Any, modulo: None = None) -> Dual:
-        if modulo is not None:
-            raise TypeError("** (pow) of a Dual does not take a modulo argument")
-        if other.__class__ is Dual:
-            return Dual._apply_rule(ops.POW, self, other)
-        if not is_real(other):
-            return NotImplemented
-        # The same row Value uses for a constant exponent (x**2 -> "**2").
-        return Dual._apply_rule(ops.pow_const(to_float(other, "** exponent")), self)
-
     def __pos__(self) -> Dual:
         return self
 
-    __neg__ = _unary_method(ops.NEG)
-    __abs__ = _unary_method(ops.ABS)
-
-    # -- the methods Value has (tests/autograd/test_registry.py checks the list) -----------
-    relu = _unary_method(ops.RELU)
-    tanh = _unary_method(ops.TANH)
-    sigmoid = _unary_method(ops.SIGMOID)
-    exp = _unary_method(ops.EXP)
-    log = _unary_method(ops.LOG)
-    sqrt = _unary_method(ops.SQRT)
-    abs = _unary_method(ops.ABS)
-    softplus = _unary_method(ops.SOFTPLUS)
+    # Operators and named methods (tanh(), exp(), ...) are made from the rows: see _install.
 
 
 _new = object.__new__
@@ -210,6 +198,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         if y.__class__ is Dual:
             values.append(y.primal)
             derivatives.append(y.tangent)
+        elif isinstance(y, Value) and is_constant(y):  # built from numbers alone (autograd.sum([1.0])): derivative 0
+            values.append(y.data)
+            derivatives.append(0.0)
         elif isinstance(y, Value):
             raise TypeError(
                 f"{_function_name(f)} returned a Value (output {i}) inside jvp(); build the result from "
@@ -255,15 +246,10 @@ def jacobian(f: Callable[..., Any], inputs: Sequence[Any], *, mode: str = "forwa
     raise ValueError(f"jacobian(): mode must be 'forward' or 'reverse', got {mode!r}")
 
 
-def _install_method(rule: Op) -> None:
-    """``Dual.<rule.name>()`` for a row registered with autograd.defop."""
-
-    def method(self: Dual, *others: Any) -> Dual:
-        return Dual._apply_rule(rule, self, *others)
-
-    method.__name__ = method.__qualname__ = rule.name
-    setattr(Dual, rule.name, method)
+def _install(rule: Op) -> None:
+    """Dual's operator and method for ``rule``."""
+    ops.install_methods(Dual, rule, {"operator": _operator, "reflected": _reflected, "named": _named_method})
 
 
-ops._method_installers.append(_install_method)
+ops.on_register(_install)
 ops._name_checks.append(lambda name: hasattr(Dual, name))

@@ -434,7 +434,8 @@ def _graph_parts(
             continue
         op_name = name + "op"
         parts.nodes.append(_Node(op_name, escape_label_text(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
-        parts.edges.append(_Edge(op_name, name, {}))
+        # An op whose result is a hub feeds its first copy: the bare name is never declared (it became a stray ellipse).
+        parts.edges.append(_Edge(op_name, parts.copies[name][0] if node in hubs else name, {}))
         for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             tail = parts.names.get(parent)
             if tail is None:

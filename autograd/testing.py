@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
+import random
 from dataclasses import dataclass
-from functools import reduce
+from functools import partial, reduce
 from operator import add, mul
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,43 +19,56 @@ except ImportError as error:  # hypothesis is a dev extra: only people who test 
     ) from error
 
 from . import ops as _ops
-from .gradcheck import close_enough, numerical_grad
+from .check import CheckReport as CheckReport
+from .check import check_value_class as check_value_class
+from .gradcheck import ATOL, EPS, RTOL, check_grads
 from .value import Value
 from .value import dot as _value_dot
-from .value import logsumexp as _value_logsumexp
 from .value import sum as _value_sum
 
 __all__ = [
     "ALL_OPS",
+    "CheckReport",
     "Expression",
     "Step",
     "assert_gradients_match",
+    "check_value_class",
     "default_functions",
     "expressions",
     "expressions_with_inputs",
+    "step_kinds",
 ]
 
-UNARY_OPS = ("neg", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softplus")
-BINARY_OPS = ("+", "-", "*", "/", "**")
-CONSTANT_OPS = ("x+c", "c+x", "x-c", "c-x", "x*c", "c*x", "x/c", "c/x", "x**c", "c**x")
-NARY_OPS = ("sum", "dot", "logsumexp")
-ALL_OPS: tuple[str, ...] = BINARY_OPS + CONSTANT_OPS + UNARY_OPS + NARY_OPS
-"""Every step kind :func:`expressions` can generate (one per user-visible op and operand order)."""
+# Step kinds, all made from the rows of the rule table: one per operator row (``+``, ``**``),
+# "x+c" / "c+x" per binary operator row with a number on one side, one per public row of fixed
+# arity (``tanh``, ``neg`` for unary minus) and one per public n-ary row (``sum``, ``dot``).
 
-# Constants per step kind, chosen so the safe-domain bookkeeping below stays simple.
-_CONSTANTS = {
-    "x+c": (1.0, -0.5, 2.5),
-    "c+x": (1.0, -0.5, 2.5),
-    "x-c": (1.0, -1.5, 0.25),
-    "c-x": (1.0, -1.5, 0.25),
-    "x*c": (2.0, -0.5, 3.0),
-    "c*x": (2.0, -0.5, 3.0),
-    "x/c": (2.0, -4.0, 0.5),
-    "c/x": (1.0, -2.0, 0.5),
-    "x**c": (2.0, 3.0, 0.0, 1.0, -1.0, 0.5, -0.5, 1.5),
-    "c**x": (2.0, 0.5, 3.0),
-}
-_INTEGER_EXPONENTS = (2.0, 3.0, 0.0, 1.0)
+def _operator_rows() -> list[_ops.Op]:
+    return [rule for rule in _ops.RULES.values() if rule.operator is not None and rule.arity == 2]
+
+
+def _unary_rows() -> list[_ops.Op]:
+    return [r for r in _ops.RULES.values() if r.arity == 1 and (r.public or r.operator is not None)]
+
+
+def step_kinds(*, builtin_only: bool = True) -> tuple[str, ...]:
+    """Every step kind :func:`expressions` can generate, from the rows (built-in rows, or all of them)."""
+    def keep(rule: _ops.Op) -> bool:
+        return not builtin_only or rule.name in _ops.BUILTIN_ROWS
+
+    binary = [rule.name for rule in _operator_rows() if keep(rule)]
+    constant = [kind for name in binary for kind in (f"x{name}c", f"c{name}x")]
+    unary = [rule.name for rule in _unary_rows() if keep(rule)]
+    nary = [r.name for r in _ops.RULES.values() if r.arity == -1 and r.public and keep(r)]
+    return tuple(binary + constant + unary + nary)
+
+
+ALL_OPS: tuple[str, ...] = step_kinds()
+"""Every step kind :func:`expressions` generates by default: one per user-visible op of the
+built-in rows and operand order (rows registered later with ``defop`` are added by naming them)."""
+
+# Constants for "x+c" / "c+x" steps: those inside the row's domain for their position are used.
+_CONSTANT_POOL = (2.0, -0.5, 3.0, 0.5, 1.0, -1.5, 0.0, -1.0, 1.5, 2.5, 0.25)
 
 
 @dataclass(frozen=True)
@@ -73,22 +89,21 @@ def default_functions() -> dict[str, Callable[..., Any]]:
 
     Unary functions are autograd's dispatching free functions (floats, Values and any number
     type with ``_apply_rule``).  ``sum`` and ``dot`` make one fused node for Values and fall
-    back to plain ``+``/``*`` for other types (floats, forward-mode duals, tensors);
-    ``logsumexp`` makes one node for Values and applies its row to other types.
+    back to plain ``+``/``*`` for other types (floats, forward-mode duals, tensors); other
+    n-ary rows (``logsumexp``) make one node for Values and apply their row to other types.
     """
-    return {
-        "exp": _ops.exp,
-        "log": _ops.log,
-        "sqrt": _ops.sqrt,
-        "tanh": _ops.tanh,
-        "sigmoid": _ops.sigmoid,
-        "relu": _ops.relu,
-        "abs": _ops.abs,
-        "softplus": _ops.softplus,
-        "sum": _fused_sum,
-        "dot": _fused_dot,
-        "logsumexp": _fused_logsumexp,
-    }
+    functions: dict[str, Callable[..., Any]] = {}
+    for name, function in _ops.FUNCTIONS.items():
+        rule = _ops.RULES[name]
+        if rule.arity != -1:
+            functions[name] = function
+        elif rule is _ops.SUM:
+            functions[name] = _fused_sum
+        elif rule is _ops.DOT:
+            functions[name] = _fused_dot
+        else:
+            functions[name] = partial(_fused_nary, rule)
+    return functions
 
 
 def _fused_sum(values: Sequence[Any]) -> Any:
@@ -105,10 +120,10 @@ def _fused_dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Any:
     return total if bias is None else total + bias
 
 
-def _fused_logsumexp(values: Sequence[Any]) -> Any:
+def _fused_nary(rule: _ops.Op, values: Sequence[Any]) -> Any:
     if all(isinstance(v, Value) for v in values):
-        return _value_logsumexp(values)
-    return _ops.apply(_ops.LOGSUMEXP, *values)  # floats -> float, duals -> dual
+        return _ops.FUNCTIONS[rule.name](values)
+    return _ops.apply(rule, *values)  # floats -> float, duals -> dual
 
 
 class Expression:
@@ -151,18 +166,19 @@ class Expression:
         return self._run([float(x) for x in xs], None)
 
     def is_smooth_at(self, *xs: float, delta: float = 1e-4) -> bool:
-        """True when moving any one input by ±delta keeps every relu/abs argument on its side of 0."""
-        kinks = [(self.n_inputs + j, step.args[0]) for j, step in enumerate(self.steps) if step.op in ("relu", "abs")]
+        """True when moving any one input by ±delta keeps every argument of a row with kinks
+        (relu, abs: ``Op.kinks``) on the same side of each kink."""
+        kinks = [(step.args[0], kink) for step in self.steps for kink in _row_of(step.op).kinks]
         if not kinks:
             return True
         center = self.evaluate(*xs)
-        sides = [_side(center[arg]) for _, arg in kinks]
+        sides = [_side(center[arg] - kink) for arg, kink in kinks]
         for i in range(self.n_inputs):
             for shift in (delta, -delta):
                 moved = list(xs)
                 moved[i] = xs[i] + shift
                 values = self.evaluate(*moved)
-                if any(_side(values[arg]) != side for (_, arg), side in zip(kinks, sides)):
+                if any(_side(values[arg] - kink) != side for (arg, kink), side in zip(kinks, sides)):
                     return False
         return True
 
@@ -189,222 +205,136 @@ def _side(x: float) -> int:
     return 1 if x > 0.0 else -1 if x < 0.0 else 0
 
 
+def _split_constant_kind(op: str) -> tuple[str, bool] | None:
+    """("+", True) for "x+c", ("+", False) for "c+x"; None for other kinds."""
+    if len(op) >= 3 and op[0] in "xc" and op[-1] in "xc" and op[0] != op[-1]:
+        return op[1:-1], op[0] == "x"
+    return None
+
+
+def _row_of(op: str) -> _ops.Op:
+    """The row a step kind applies ("x+c" -> the + row; "x**c" -> the + row's ** sibling)."""
+    split = _split_constant_kind(op)
+    rule = _ops.RULES.get(split[0] if split else op)
+    if rule is None:
+        raise ValueError(f"expressions(): unknown op {op!r}; choose from {step_kinds(builtin_only=False)}")
+    return rule
+
+
 def _apply_step(step: Step, args: list[Any], fns: Mapping[str, Callable[..., Any]]) -> Any:
     op, c = step.op, step.const
-    if op == "+":
-        return args[0] + args[1]
-    if op == "-":
-        return args[0] - args[1]
-    if op == "*":
-        return args[0] * args[1]
-    if op == "/":
-        return args[0] / args[1]
-    if op == "**":
-        return args[0] ** args[1]
-    if op == "neg":
-        return -args[0]
-    if op in CONSTANT_OPS:
-        x = args[0]
-        return {
-            "x+c": lambda: x + c,
-            "c+x": lambda: c + x,
-            "x-c": lambda: x - c,
-            "c-x": lambda: c - x,
-            "x*c": lambda: x * c,
-            "c*x": lambda: c * x,
-            "x/c": lambda: x / c,
-            "c/x": lambda: c / x,
-            "x**c": lambda: x**c,
-            "c**x": lambda: c**x,
-        }[op]()
-    if op == "sum":
-        return fns["sum"](args)
-    if op == "logsumexp":
-        return fns["logsumexp"](args)
-    if op == "dot":
+    split = _split_constant_kind(op)
+    if split is not None:
+        apply = getattr(operator, _row_of(op).operator or "")
+        return apply(args[0], c) if split[1] else apply(c, args[0])
+    rule = _ops.RULES[op]
+    if rule.operator is not None and op not in fns:  # + - * / ** and unary minus: the operators
+        return getattr(operator, rule.operator)(*args)
+    if rule is _ops.DOT:
         k = len(args) // 2
         return fns["dot"](args[:k], args[k : 2 * k], args[-1] if step.bias else None)
-    return fns[op](args[0])
+    if rule.arity == -1:
+        return fns[op](args)
+    return fns[op](*args)
 
 
 def _format_step(step: Step, names: list[str]) -> str:
     op, c = step.op, step.const
-    if op in BINARY_OPS:
+    split = _split_constant_kind(op)
+    if split is not None:  # "x+c" reads left operand, symbol, right operand
+        return f"{names[0]} {split[0]} {c!r}" if split[1] else f"{c!r} {split[0]} {names[0]}"
+    rule = _ops.RULES[op]
+    if rule.operator is not None and rule.arity == 2:
         return f"{names[0]} {op} {names[1]}"
-    if op == "neg":
+    if rule is _ops.NEG:
         return f"-{names[0]}"
-    if op in CONSTANT_OPS:  # "x+c" reads left operand, symbol, right operand
-        operand = {"x": names[0], "c": repr(c)}
-        return f"{operand[op[0]]} {op[1:-1]} {operand[op[-1]]}"
-    if op in ("sum", "logsumexp"):
-        return f"{op}([{', '.join(names)}])"
-    if op == "dot":
+    if rule is _ops.DOT:
         k = len(names) // 2
         bias = f", bias={names[-1]}" if step.bias else ""
         return f"dot([{', '.join(names[:k])}], [{', '.join(names[k : 2 * k])}]{bias})"
-    return f"{op}({names[0]})"
+    if rule.arity == -1:
+        return f"{op}([{', '.join(names)}])"
+    return f"{op}({', '.join(names)})"
 
 
 # ---------------------------------------------------------------------------------------
-# Generation.  Every node carries a guaranteed interval [lo, hi] for inputs in [-bound, bound]
-# (interval arithmetic) and a bound on its steepness (sum over inputs of |d node / d input|).
-# Ops with restricted domains get safe arguments, and a step that would leave the value or
-# steepness bounds is redone on fresh inputs: central differences then stay accurate.
+# Generation.  Every node carries an interval [lo, hi] that holds its values for inputs in
+# [-bound, bound] and a bound on its steepness (sum over inputs of |d node / d input|), both
+# read off the row itself: its forward and its local derivatives evaluated over the operands'
+# intervals (at the corners, and on a grid inside for ops of one or two inputs; the n-ary rows
+# are monotone or multilinear in each input, so their extremes sit at the corners).  An operand
+# outside the row's domain (``Op.domain``) is first moved inside it, and a step that would leave
+# the value or steepness bounds is redone on fresh inputs: central differences then stay accurate.
 
 _MAX_VALUE = 50.0
 _MAX_STEEPNESS = 100.0
-_POSITIVE = 0.25  # log, sqrt, fractional powers and denominators stay at least this far from 0
 _SQUASH = ("tanh", "sigmoid")
+_GRID = 17  # points per input interval for unary rows (5 per input for binary rows)
+_MAX_CORNERS = 256
 
 Interval = tuple[float, float]
 
 
-def _product(p: Interval, q: Interval) -> Interval:
-    corners = [p[0] * q[0], p[0] * q[1], p[1] * q[0], p[1] * q[1]]
-    return (min(corners), max(corners))
+def _points(iv: Interval, count: int) -> list[float]:
+    lo, hi = iv
+    points = [lo + (hi - lo) * k / (count - 1) for k in range(count)] if count > 1 else [lo, hi]
+    return points + ([0.0] if lo < 0.0 < hi else [])
 
 
-def _square(p: Interval) -> Interval:
-    lo = 0.0 if p[0] <= 0.0 <= p[1] else min(p[0] * p[0], p[1] * p[1])
-    return (lo, max(p[0] * p[0], p[1] * p[1]))
+def _corners(ivs: list[Interval]) -> list[tuple[float, ...]]:
+    """Every corner of the box, or (beyond 8 inputs) a fixed spread of them and the two extremes."""
+    if len(ivs) <= 8:
+        return list(itertools.product(*ivs))
+    rng = random.Random(len(ivs))  # deterministic: the same expression always gets the same bounds
+    spread = [tuple(iv[rng.getrandbits(1)] for iv in ivs) for _ in range(_MAX_CORNERS)]
+    return spread + [tuple(iv[0] for iv in ivs), tuple(iv[1] for iv in ivs)]
 
 
-def _magnitude(p: Interval) -> float:
-    return max(-p[0], p[1])
+def _samples(ivs: list[Interval]) -> list[tuple[float, ...]]:
+    if len(ivs) == 1:
+        return [(x,) for x in _points(ivs[0], _GRID)]
+    if len(ivs) == 2:
+        return [(x, y) for x in _points(ivs[0], 5) for y in _points(ivs[1], 5)]
+    return _corners(ivs)
 
 
-def _mignitude(p: Interval) -> float:
-    """The smallest |x| on the interval."""
-    return 0.0 if p[0] <= 0.0 <= p[1] else min(abs(p[0]), abs(p[1]))
-
-
-def _powers(p: Interval, q: Interval) -> Interval:
-    # x**y is monotone in each argument for positive x; the integer exponents used on other
-    # bases are handled by the caller, so the extremes sit at the corners.
-    values = [x**y for x in p for y in q]
-    return (min(values), max(values))
-
-
-# Why this is not read from the rule table: a row gives a derivative at a point, and these
-# bounds need an enclosure of the value and the largest |derivative| over a whole interval
-# (tanh' peaks inside the interval at 0, exp' at the right end, 1/x at the end nearest 0).
-# That is interval arithmetic on each op's shape, knowledge a pointwise rule does not carry.
-# The bounds only keep generated graphs in a safe domain; tests/autograd/test_registry.py
-# fails if the table gains a named op these step kinds do not cover.
-
-def _bounds(
-    op: str, ivs: list[Interval], steep: list[float], const: float | None, same: bool, bias: bool
-) -> tuple[Interval, float]:
-    """(interval, steepness) of ``op`` applied to nodes with intervals ``ivs`` and steepness ``steep``."""
-    if op in _NARY_BOUNDS:
-        return _nary_bounds(op, ivs, steep, same, bias)
-    return _unary_bounds(op, ivs[0], steep[0], const)
-
-
-_NARY_BOUNDS = frozenset(("+", "-", "*", "/", "**", "sum", "logsumexp", "dot"))
-
-
-def _nary_bounds(op: str, ivs: list[Interval], steep: list[float], same: bool, bias: bool) -> tuple[Interval, float]:
-    if op in ("+", "-"):
-        a, b = ivs
-        iv = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])
-        return iv, steep[0] + steep[1]
-    if op == "*":
-        if same:  # x * x is a square, never negative
-            return _square(ivs[0]), 2.0 * _magnitude(ivs[0]) * steep[0]
-        return _product(ivs[0], ivs[1]), _magnitude(ivs[0]) * steep[1] + _magnitude(ivs[1]) * steep[0]
-    if op == "/":
-        a, b = ivs
-        m = _mignitude(b)
-        return _product(a, (1.0 / b[1], 1.0 / b[0])), steep[0] / m + _magnitude(a) * steep[1] / (m * m)
-    if op == "**":
-        x, y = ivs
-        out = _powers(x, y)
-        dx = _magnitude(y) * _magnitude(_powers(x, (y[0] - 1.0, y[1] - 1.0)))
-        dy = _magnitude(out) * max(abs(math.log(x[0])), abs(math.log(x[1])))
-        return out, dx * steep[0] + dy * steep[1]
-    if op == "sum":
-        return (math.fsum(iv[0] for iv in ivs), math.fsum(iv[1] for iv in ivs)), math.fsum(steep)
-    if op == "logsumexp":  # increasing in every argument; the weights (softmax) sum to 1
-        iv = (_ops._flogsumexp(*[iv[0] for iv in ivs]), _ops._flogsumexp(*[iv[1] for iv in ivs]))
-        return iv, max(steep)
-    if op == "dot":
-        k = len(ivs) // 2
-        parts = [_product(w, x) for w, x in zip(ivs[:k], ivs[k : 2 * k])]
-        slope = sum(_magnitude(w) * sx + _magnitude(x) * sw for w, x, sw, sx in zip(ivs[:k], ivs[k:], steep, steep[k:]))
-        if bias:
-            parts.append(ivs[-1])
-            slope += steep[-1]
-        return (math.fsum(p[0] for p in parts), math.fsum(p[1] for p in parts)), slope
-    raise ValueError(f"unknown step kind {op!r}")
-
-
-def _unary_bounds(op: str, iv: Interval, s: float, const: float | None) -> tuple[Interval, float]:
-    a, b = iv
-    c = 0.0 if const is None else const
-    if op == "neg":
-        return (-b, -a), s
-    if op in ("x+c", "c+x"):
-        return (a + c, b + c), s
-    if op == "x-c":
-        return (a - c, b - c), s
-    if op == "c-x":
-        return (c - b, c - a), s
-    if op in ("x*c", "c*x"):
-        return _product((a, b), (c, c)), abs(c) * s
-    if op == "x/c":
-        return _product((a, b), (1.0 / c, 1.0 / c)), s / abs(c)
-    if op == "c/x":
-        m = _mignitude((a, b))
-        return _product((c, c), (1.0 / b, 1.0 / a)), abs(c) * s / (m * m)
-    if op == "x**c":
-        if c == 0.0:
-            return (1.0, 1.0), 0.0
-        if c == 2.0:
-            iv = _square((a, b))
-        else:
-            iv = _powers((a, b), (c, c))
-        slope = abs(c) * (_magnitude((a, b)) ** (c - 1.0) if c >= 1.0 else a ** (c - 1.0))
-        return iv, slope * s
-    if op == "c**x":
-        iv = _powers((c, c), (a, b))
-        return iv, abs(math.log(c)) * iv[1] * s
-    if op == "tanh":
-        return (math.tanh(a), math.tanh(b)), s
-    if op == "sigmoid":
-        return (_ops.sigmoid(a), _ops.sigmoid(b)), 0.25 * s
-    if op == "exp":
-        return (math.exp(a), math.exp(b)), math.exp(b) * s
-    if op == "log":
-        return (math.log(a), math.log(b)), s / a
-    if op == "sqrt":
-        return (math.sqrt(a), math.sqrt(b)), s / (2.0 * math.sqrt(a))
-    if op == "relu":
-        return (max(a, 0.0), max(b, 0.0)), s
-    if op == "softplus":  # increasing, slope sigmoid(x) < 1
-        return (_ops.softplus(a), _ops.softplus(b)), s
-    if op == "abs":
-        return (_mignitude((a, b)), _magnitude((a, b))), s
-    raise ValueError(f"unknown step kind {op!r}")
+def _bounds(rule: _ops.Op, args: list[Any], ivs: list[Interval], steep: list[float]) -> tuple[Interval, float]:
+    """(interval, steepness) of ``rule`` applied to operands ``args`` (constants are floats)."""
+    varying = [i for i, a in enumerate(args) if a is None]
+    lo, hi, slope = math.inf, -math.inf, 0.0
+    for point in _samples([ivs[i] for i in varying]):
+        xs = [float(a) if a is not None else 0.0 for a in args]
+        for i, x in zip(varying, point):
+            xs[i] = x
+        out = rule.forward(*xs)
+        local = rule.local(*xs, out)
+        lo, hi = min(lo, out), max(hi, out)
+        slope = max(slope, math.fsum(abs(local[i]) * steep[i] for i in varying))
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(slope)):
+        return (-math.inf, math.inf), math.inf
+    return (lo, hi), slope
 
 
 def _within(iv: Interval, limit: float) -> bool:
     return -limit <= iv[0] and iv[1] <= limit
 
 
-def _needs(op: str, position: int, const: float | None) -> str:
-    """What domain an operand needs: "positive", "nonzero", a magnitude limit, or ""."""
-    if op in ("log", "sqrt") or (op == "**" and position == 0):
-        return "positive"
-    if op == "x**c" and const not in _INTEGER_EXPONENTS:
-        return "positive"
-    if op == "c/x" or (op == "/" and position == 1):
-        return "nonzero"
-    if op == "exp":
-        return "within 3"
-    if op == "c**x" or (op == "**" and position == 1):
-        return "within 2"
-    return ""
+def _domain_of(rule: _ops.Op, position: int) -> _ops.InputDomain:
+    if rule.domain is None:
+        return None
+    return rule.domain[position] if position < len(rule.domain) else rule.domain[-1]
+
+
+def _inside(iv: Interval, need: _ops.InputDomain) -> bool:
+    if need is None:
+        return True
+    if isinstance(need, str):  # "nonzero"
+        return iv[0] >= _NONZERO or iv[1] <= -_NONZERO
+    lo, hi = need
+    return lo <= iv[0] and iv[1] <= hi
+
+
+_NONZERO = 0.25  # denominators stay at least this far from 0
 
 
 class _Builder:
@@ -418,13 +348,23 @@ class _Builder:
         self.intervals: list[Interval] = [(-bound, bound)] * n_inputs
         self.steepness: list[float] = [1.0] * n_inputs
 
-    def _bounds_of(self, op: str, args: tuple[int, ...], const: float | None, bias: bool):
-        same = len(args) == 2 and args[0] == args[1]
-        ivs = [self.intervals[i] for i in args]
-        return _bounds(op, ivs, [self.steepness[i] for i in args], const, same, bias)
+    def _bounds_of(self, op: str, args: tuple[int, ...], const: float | None) -> tuple[Interval, float]:
+        split = _split_constant_kind(op)
+        if split is not None:  # a number on one side: the row with that operand fixed
+            i = args[0]
+            rule = _ops.pow_const(float(const or 0.0)) if split == ("**", True) else _row_of(op)
+            operands: list[Any] = [None] if rule.arity == 1 else ([None, const] if split[1] else [const, None])
+            ivs = [self.intervals[i]] * len(operands)
+            return _bounds(rule, operands, ivs, [self.steepness[i]] * len(operands))
+        rule = _ops.RULES[op]
+        if len(args) == 2 and args[0] == args[1] and rule is _ops.MUL:  # x * x is a square, never negative
+            lo, hi = self.intervals[args[0]]
+            iv, steep = _bounds(_ops.pow_const(2.0), [None], [(lo, hi)], [self.steepness[args[0]]])
+            return iv, steep
+        return _bounds(rule, [None] * len(args), [self.intervals[i] for i in args], [self.steepness[i] for i in args])
 
     def emit(self, op: str, args: tuple[int, ...], const: float | None = None, bias: bool = False) -> int:
-        iv, steep = self._bounds_of(op, args, const, bias)
+        iv, steep = self._bounds_of(op, args, const)
         self.intervals.append(iv)
         self.steepness.append(steep)
         self.steps.append(Step(op, args, const, bias))
@@ -444,8 +384,8 @@ class _Builder:
         return self.emit(self.draw(st.sampled_from(_SQUASH)), (i,))
 
     def positive(self, i: int) -> int:
-        """Node ``i`` if it is >= _POSITIVE, else a positive transform of it (shared later too)."""
-        if self.intervals[i][0] >= _POSITIVE:
+        """Node ``i`` if it is >= 0.25, else a positive transform of it (shared later too)."""
+        if self.intervals[i][0] >= _NONZERO:
             return i
         how = self.draw(st.sampled_from(("square+1", "sigmoid+0.5", "exp")))
         if how == "square+1":
@@ -455,49 +395,51 @@ class _Builder:
             return self.emit("x+c", (self.emit("sigmoid", (i,)),), 0.5)
         return self.emit("exp", (self.squashed(i),))
 
-    def prepared(self, op: str, position: int, i: int, const: float | None) -> int:
-        """Node ``i``, or a transform of it inside the domain ``op`` needs at ``position``."""
-        need = _needs(op, position, const)
-        if need == "positive":
+    def prepared(self, need: _ops.InputDomain, i: int) -> int:
+        """Node ``i``, or a transform of it inside the domain ``need``."""
+        iv = self.intervals[i]
+        if _inside(iv, need):
+            return i
+        if need is None or isinstance(need, str):  # "nonzero"
             return self.positive(i)
-        if need == "nonzero":
-            lo, hi = self.intervals[i]
-            return i if lo >= _POSITIVE or hi <= -_POSITIVE else self.positive(i)
-        if need.startswith("within"):
-            return self.squashed(i, limit=float(need.split()[1]))
-        return i
+        lo, hi = need
+        if lo >= 0.0:  # log, sqrt, bases of **: positive transforms land in [0.25, ...)
+            return self.positive(i)
+        return self.squashed(i, limit=min(-lo, hi))
+
+    def _kind(self, op: str) -> tuple[int, float | None, bool, list[_ops.InputDomain]]:
+        """(arity, constant, bias, domain per operand) of a step of kind ``op``, drawn."""
+        split = _split_constant_kind(op)
+        rule = _row_of(op)
+        if split is not None:
+            position = 0 if split[1] else 1  # the operand's position in the row; the number takes the other
+            fits = [c for c in _CONSTANT_POOL if _inside((c, c), _domain_of(rule, 1 - position))]
+            const = self.draw(st.sampled_from(fits))
+            if split == ("**", True):
+                return 1, const, False, [_domain_of(_ops.pow_const(const), 0)]
+            return 1, const, False, [_domain_of(rule, position)]
+        if rule.arity != -1:
+            return rule.arity, None, False, [_domain_of(rule, k) for k in range(rule.arity)]
+        if rule is _ops.DOT:
+            bias = self.draw(st.booleans())
+            arity = 2 * self.draw(st.integers(1, 5)) + bias
+            return arity, None, bias, [_domain_of(rule, 0)] * arity
+        arity = self.draw(st.integers(1, 8 if rule is _ops.SUM else 6))
+        return arity, None, False, [_domain_of(rule, 0)] * arity
 
     def add(self, op: str) -> None:
         """Append a step of kind ``op`` (plus whatever helper steps make it safe)."""
-        draw = self.draw
-        const: float | None = None
-        bias = False
-        if op in UNARY_OPS:
-            arity = 1
-        elif op in BINARY_OPS:
-            arity = 2
-        elif op in CONSTANT_OPS:
-            arity = 1
-            const = draw(st.sampled_from(_CONSTANTS[op]))
-        elif op == "sum":
-            arity = draw(st.integers(1, 8))
-        elif op == "logsumexp":
-            arity = draw(st.integers(1, 6))
-        elif op == "dot":
-            bias = draw(st.booleans())
-            arity = 2 * draw(st.integers(1, 5)) + bias
-        else:
-            raise ValueError(f"expressions(): unknown op {op!r}; choose from {ALL_OPS}")
+        arity, const, bias, needs = self._kind(op)
         mark = len(self.steps)
-        args = tuple(self.prepared(op, k, self.pick(), const) for k in range(arity))
-        iv, steep = self._bounds_of(op, args, const, bias)
+        args = tuple(self.prepared(needs[k], self.pick()) for k in range(arity))
+        iv, steep = self._bounds_of(op, args, const)
         if not (_within(iv, _MAX_VALUE) and steep <= _MAX_STEEPNESS):
             # Too large or too steep: undo the helper steps and apply the op to inputs instead.
             del self.steps[mark:]
             del self.intervals[self.n_inputs + mark :]
             del self.steepness[self.n_inputs + mark :]
             inputs = st.integers(0, self.n_inputs - 1)
-            args = tuple(self.prepared(op, k, draw(inputs), const) for k in range(arity))
+            args = tuple(self.prepared(needs[k], self.draw(inputs)) for k in range(arity))
         self.emit(op, args, const, bias)
 
     def finish(self) -> Expression:
@@ -534,9 +476,10 @@ def expressions(
             expr, xs = case
             assert_gradients_match(expr, xs)
     """
-    unknown = [op for op in ops if op not in ALL_OPS]
+    known = step_kinds(builtin_only=False)
+    unknown = [op for op in ops if op not in known]
     if unknown:
-        raise ValueError(f"expressions(): unknown ops {unknown}; choose from {ALL_OPS}")
+        raise ValueError(f"expressions(): unknown ops {unknown}; choose from {known}")
     if not 1 <= min_nodes <= max_nodes:
         raise ValueError(f"expressions(): need 1 <= min_nodes <= max_nodes, got {min_nodes} and {max_nodes}")
     if n_inputs is None:
@@ -572,34 +515,13 @@ def assert_gradients_match(
     f: Callable[..., Any],
     inputs: Sequence[float],
     *,
-    eps: float = 1e-6,
-    atol: float = 1e-6,
-    rtol: float = 1e-5,
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
 ) -> list[float]:
-    """Assert that ``Value.backward`` gradients of ``f`` at ``inputs`` equal central differences.
+    """``autograd.check_grads(f, inputs, modes="reverse", order=1)``: the same check, code and defaults.
 
-    ``f`` receives one leaf Value per input and returns a Value.  Passes when
-    |analytic - numeric| <= atol + rtol * |numeric| for every input (gradcheck's rule: NaN
-    matches NaN, an infinity the same infinity); otherwise raises AssertionError listing
-    every input with both values.  Returns the analytic gradients.
+    ``f`` receives one leaf Value per input and returns a Value.  Raises AssertionError listing
+    every input with the analytic and numeric gradients; returns the analytic gradients.
     """
-    xs = [float(x) for x in inputs]
-    leaves = [Value(x) for x in xs]
-    out = f(*leaves)
-    if isinstance(out, Value):
-        out.backward()
-    analytic = [leaf.grad for leaf in leaves]
-    numeric = numerical_grad(f, xs, eps=eps)
-    bad = [i for i, (a, n) in enumerate(zip(analytic, numeric)) if not close_enough(a, n, atol=atol, rtol=rtol)]
-    if bad:
-        rows = "\n".join(
-            f"  {'!!' if i in bad else '  '} input {i}: x = {x!r}, analytic = {a!r}, numeric = {n!r}, "
-            f"difference = {abs(a - n)!r}"
-            for i, (x, a, n) in enumerate(zip(xs, analytic, numeric))
-        )
-        value = out.data if isinstance(out, Value) else out
-        raise AssertionError(
-            f"reverse-mode gradients differ from central differences (eps={eps}, atol={atol}, rtol={rtol}) "
-            f"for inputs {bad} of {getattr(f, '__name__', None) or f!r} (value {value!r}):\n{rows}"
-        )
-    return analytic
+    return check_grads(f, inputs, modes="reverse", order=1, eps=eps, atol=atol, rtol=rtol)

@@ -2,73 +2,118 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from . import mode as _mode
 from . import ops
 from .ops import Op, is_real, to_float
 
 _new = object.__new__
 
 
-# Method factories: each operator and named function of Value is one row applied through the
-# current node makers (looked up at call time, so no_grad() and detect_anomaly() apply).
+# Method factories: Value's operators and named methods are made from the rows (see _install
+# at the end), each applying its row through the current node makers of autograd.mode.
 
-def _operator(rule: Op) -> Callable[[Value, Any], Value]:
-    """``self <op> other``; numbers on the right become constant leaves."""
+def _operator(rule: Op) -> Callable[..., Any]:
+    """``self <op> other``; numbers on the right become constant leaves, or pick the row's
+    ``right_constant`` row (``x ** 2`` is the ``**2`` row)."""
+    with_constant = rule.right_constant
 
-    def method(self: Value, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return NotImplemented
-        return _make2(rule, self, other)
+    if with_constant is None:
+        def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
+            if other.__class__ is not Value:
+                other = _operand(other)
+                if other is NotImplemented:
+                    return NotImplemented
+            return _mode.make2(rule, self, other)
 
-    return method
+        return method
+
+    def method_with_constant(self: Value, other: Any, modulo: None = None) -> Any:
+        if modulo is not None:
+            raise TypeError(f"{rule.name} of a Value does not take a modulo argument")
+        cls = other.__class__
+        if cls is float or cls is int:  # x**2 in every squared loss: skip the generic checks
+            return _mode.make1(with_constant(to_float(other, f"{rule.name} operand")), self)
+        if isinstance(other, Value):
+            return _mode.make2(rule, self, other)
+        if is_real(other):
+            return _mode.make1(with_constant(to_float(other, f"{rule.name} operand")), self)
+        return NotImplemented
+
+    return method_with_constant
 
 
-def _reflected(rule: Op) -> Callable[[Value, Any], Value]:
+def _reflected(rule: Op) -> Callable[[Value, Any], Any]:
     """``other <op> self`` for a number ``other`` on the left."""
 
-    def method(self: Value, other: Any) -> Value:
+    def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
         other = _operand(other)
         if other is NotImplemented:
             return NotImplemented
-        return _make2(rule, other, self)
+        return _mode.make2(rule, other, self)
 
     return method
 
 
 def _unary_method(rule: Op) -> Callable[[Value], Value]:
     def method(self: Value) -> Value:
-        return _make1(rule, self)
+        return _mode.make1(rule, self)
 
-    method.__name__ = method.__qualname__ = rule.name
     return method
 
 
-class Value:
+def _named_method(rule: Op) -> Callable[..., Value]:
+    """``Value.<name>(*others)`` for a public row: this Value is the first input."""
+    if rule.arity == 1:
+        return _unary_method(rule)
+    if rule.arity == 2:
+        def method(self: Value, other: Any) -> Value:
+            return _mode.make2(rule, self, _as_value(other, rule.name))
+
+        return method
+
+    def method_n(self: Value, *others: Any) -> Value:
+        if rule.arity >= 0 and len(others) != rule.arity - 1:
+            raise TypeError(f"Value.{rule.name}() takes {rule.arity - 1} other operands, got {len(others)}")
+        return _mode.make(rule, (self, *[_as_value(o, rule.name) for o in others]))
+
+    return method_n
+
+
+if TYPE_CHECKING:  # what type checkers see of the generated operators and methods
+    from ._operators import ValueOperators as _Generated
+else:
+    _Generated = object
+
+
+class Value(_Generated):
     """A scalar that remembers how it was computed, so gradients can flow back to its inputs.
 
-    Storage is one object per node: ``_a``/``_b`` are the parents and ``_da``/``_db`` the
-    local derivatives (floats, computed during the forward pass) of a unary or binary op;
-    a fused n-ary op (``sum``, ``dot``, ``logsumexp``) keeps a tuple of parents in ``_a`` and a tuple of
-    local derivatives in ``_da``.  Leaves have ``_rule is None``.
+    Read a node through ``.op``, ``.parents`` and ``.local_grads``.  Stored, one object per node:
+    ``_rule``, the row that made it (None for leaves); ``_x`` and ``_y``, its inputs as the row
+    names them (``local(x, y, out)``); ``_dx`` and ``_dy``, its local derivatives d out/dx and
+    d out/dy (floats computed in the forward pass).  A fused n-ary op (``sum``, ``dot``,
+    ``logsumexp``) keeps the tuple of its inputs in ``_x`` and of its derivatives in ``_dx``.
+    Two slots per input instead of two tuples per node: measured in docs/performance.md, the
+    tuples cost 50-100% in eager build and backward.  Only the makers below and the walk and
+    chain loop of autograd/engine.py read these slots.  A constant (a number wrapped by an
+    operator) is a leaf with ``_dx is CONSTANT``.
     """
 
     # ``__dict__``: any attribute can be set on a Value, as in micrograd (``p.m = 0.0``, a
     # micrograd-style ``out._backward = closure``); it is allocated only when one is.  The label
     # lives there too (most nodes have none), which keeps a node within budget on CPython 3.12+.
-    __slots__ = ("data", "grad", "_rule", "_a", "_b", "_da", "_db", "__weakref__", "__dict__")
+    __slots__ = ("data", "grad", "_rule", "_x", "_y", "_dx", "_dy", "__weakref__", "__dict__")
     data: float
     grad: Any  # a float; a Value under backward(create_graph=True)
-    # Storage, polymorphic on purpose (see the class docstring): a Value or a tuple of them,
-    # floats or a tuple of local derivatives (Values never), None where unused.
+    # See the class docstring: a Value or a tuple of them, floats or a tuple of local
+    # derivatives (Values never), None where unused.
     _rule: Any
-    _a: Any
-    _b: Any
-    _da: Any
-    _db: Any
+    _x: Any
+    _y: Any
+    _dx: Any
+    _dy: Any
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
@@ -79,7 +124,7 @@ class Value:
         elif label.__class__ is not str:
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r:.60}")
         self._rule = None
-        self._a = self._b = self._da = self._db = None
+        self._x = self._y = self._dx = self._dy = None
         if _children == ():
             return
         # micrograd's constructor: an op computed by the caller, whose derivative is the
@@ -96,7 +141,7 @@ class Value:
             raise TypeError(f"Value() _op must be a str, got {type(_op).__name__}: {_op!r:.60}")
         if children and grad_enabled():
             self._rule = ops.closure_row(_op)
-            self._a = children
+            self._x = children
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -121,25 +166,25 @@ class Value:
 
     @property
     def parents(self) -> tuple[Value, ...]:
-        a = self._a
+        a = self._x
         if a is None:
             return ()
-        if self._b is not None:
-            return (a, self._b)
+        if self._y is not None:
+            return (a, self._y)
         return a if a.__class__ is tuple else (a,)
 
     @property
-    def local_grads(self) -> tuple:
+    def local_grads(self) -> tuple[Any, ...]:
         """d(self)/d(parent) for each parent, as computed in the forward pass.
 
         Empty for leaves and for micrograd-style nodes, whose derivative is their closure.
         """
-        a = self._a
-        if a is None or self._da is None:
+        a = self._x
+        if a is None or self._dx is None:
             return ()
-        if self._b is not None:
-            return (self._da, self._db)
-        return self._da if a.__class__ is tuple else (self._da,)
+        if self._y is not None:
+            return (self._dx, self._dy)
+        return self._dx if a.__class__ is tuple else (self._dx,)
 
     # micrograd / lecture compatibility: `_prev` (set of parents) and `_op` (op string)
     @property
@@ -169,7 +214,9 @@ class Value:
         # Pickle and deepcopy without recursing along the graph (a 10**4-deep chain would
         # overflow the stack): the node's ancestry is flattened into records that name
         # rows, not functions, and leaves are stored as Values so that sharing is kept.
-        return (_rebuild, (_flatten(self),))
+        from .copying import flatten, rebuild
+
+        return (rebuild, (flatten(self),))
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -181,41 +228,8 @@ class Value:
 
         return repr_mimebundle(self, include=include, exclude=exclude)
 
-    # -- number protocol: every operator is a row of the rule table --------------------
-    __add__ = _operator(ops.ADD)
-    __radd__ = _reflected(ops.ADD)
-    __sub__ = _operator(ops.SUB)
-    __rsub__ = _reflected(ops.SUB)
-    __mul__ = _operator(ops.MUL)
-    __rmul__ = _reflected(ops.MUL)
-    __truediv__ = _operator(ops.DIV)
-    __rtruediv__ = _reflected(ops.DIV)
-    __rpow__ = _reflected(ops.POW)
-
-    def __pow__(self, other: Any, modulo: None = None) -> Value:
-        if modulo is not None:
-            raise TypeError("** (pow) of a Value does not take a modulo argument")
-        cls = other.__class__
-        if cls is float or cls is int:  # x**2 in every squared loss: skip the generic checks
-            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
-        if isinstance(other, Value):
-            return _make2(ops.POW, self, other)
-        if is_real(other):
-            return _make1(ops.pow_const(to_float(other, "** exponent")), self)
-        return NotImplemented
-
-    __neg__ = _unary_method(ops.NEG)
-    __abs__ = _unary_method(ops.ABS)
-
-    # -- functions: one per named row (tests/autograd/test_registry.py checks the list) ----
-    relu = _unary_method(ops.RELU)
-    tanh = _unary_method(ops.TANH)
-    sigmoid = _unary_method(ops.SIGMOID)
-    exp = _unary_method(ops.EXP)
-    log = _unary_method(ops.LOG)
-    sqrt = _unary_method(ops.SQRT)
-    abs = _unary_method(ops.ABS)
-    softplus = _unary_method(ops.SOFTPLUS)
+    # Operators (``__add__``/``__radd__`` ... from each row's ``operator``) and named methods
+    # (``relu()``, ``tanh()``, ... one per public row) are made from the rows: see _install below.
 
     # -- gradients -----------------------------------------------------------------------
     def backward(self, grad: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -242,31 +256,69 @@ def _leaf(data: float) -> Value:
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node._rule = node._a = node._b = node._da = node._db = None
+    node._rule = node._x = node._y = node._dx = node._dy = None
     return node
+
+
+def assemble(rule: Op, parents: tuple[Value, ...], local_grads: tuple[Any, ...], data: float) -> Value:
+    """A node of ``rule`` over ``parents`` with the given local derivatives and data, laid out as
+    the makers lay it out (for code that rebuilds graphs: unpickling)."""
+    node = _leaf(data)
+    node._rule = rule
+    if rule.arity in (1, 2) and rule.forward is not None and len(parents) == rule.arity:
+        node._x = parents[0]
+        node._dx = local_grads[0]
+        if rule.arity == 2:
+            node._y = parents[1]
+            node._dy = local_grads[1]
+    else:
+        node._x = parents
+        node._dx = local_grads
+    return node
+
+
+# The mark of a constant: a number the user wrote into an expression (the 1.01 in y * 1.01),
+# which an operator wraps in a leaf the user never holds.  backward(create_graph=True) gives a
+# constant its gradient as a plain float: a gradient Value there would refer back to the
+# constant through its own graph, a reference cycle nobody could break.
+CONSTANT = object()
+
+
+def _constant(data: float) -> Value:
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node._rule = node._x = node._y = node._dy = None
+    node._dx = CONSTANT
+    return node
+
+
+def is_constant(node: Value) -> bool:
+    """Whether ``node`` is a number an operator wrapped (``y * 1.01``), not a leaf the user made."""
+    return node._dx is CONSTANT
 
 
 def _as_value(x: Any, where: str) -> Value:
     if isinstance(x, Value):
         return x
-    return _leaf(to_float(x, f"{where}() argument"))
+    return _constant(to_float(x, f"{where}() argument"))
 
 
 def _operand(x: Any) -> Value | Any:
-    """The other side of a binary operator as a Value, or NotImplemented."""
+    """The other side of a binary operator as a (constant) Value, or NotImplemented."""
     if x.__class__ is float:  # the common case (1.0 - y * s): no isinstance, no conversion
-        return _leaf(x)
+        return _constant(x)
     if isinstance(x, Value):
         return x
     try:
-        return _leaf(to_float(x, "operand"))
+        return _constant(to_float(x, "operand"))
     except TypeError:
         return NotImplemented
 
 
 # -- node makers: the only code that builds interior nodes ---------------------------------
-# Three variants are swapped in and out as module globals by no_grad() / detect_anomaly(),
-# so the operators above pay nothing for modes that are off.
+# autograd.mode decides which of them (recording or constant, wrapped by detect_anomaly's
+# checks or not) the operators call: see its docstring.
 
 def _record1(rule: Op, a: Value) -> Value:
     x = a.data
@@ -276,10 +328,10 @@ def _record1(rule: Op, a: Value) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = a
-    node._b = None
-    node._da = da
-    node._db = None
+    node._x = a
+    node._y = None
+    node._dx = da
+    node._dy = None
     return node
 
 
@@ -292,10 +344,10 @@ def _record2(rule: Op, a: Value, b: Value) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = a
-    node._b = b
-    node._da = da
-    node._db = db
+    node._x = a
+    node._y = b
+    node._dx = da
+    node._dy = db
     return node
 
 
@@ -306,10 +358,10 @@ def _recordn(rule: Op, parents: tuple[Value, ...]) -> Value:
     node.data = out
     node.grad = 0.0
     node._rule = rule
-    node._a = parents
-    node._b = None
-    node._da = rule.local(*xs, out)
-    node._db = None
+    node._x = parents
+    node._y = None
+    node._dx = rule.local(*xs, out)
+    node._dy = None
     return node
 
 
@@ -325,84 +377,19 @@ def _constantn(rule: Op, parents: tuple[Value, ...]) -> Value:
     return _leaf(rule.forward(*[p.data for p in parents]))
 
 
-def _modal1(rule: Op, a: Value) -> Value:
-    return (_record1 if getattr(_thread, "grad_enabled", True) else _constant1)(rule, a)
-
-
-def _modal2(rule: Op, a: Value, b: Value) -> Value:
-    return (_record2 if getattr(_thread, "grad_enabled", True) else _constant2)(rule, a, b)
-
-
-def _modaln(rule: Op, parents: tuple[Value, ...]) -> Value:
-    return (_recordn if getattr(_thread, "grad_enabled", True) else _constantn)(rule, parents)
-
-
-RECORDING = (_record1, _record2, _recordn)
-MODAL = (_modal1, _modal2, _modaln)
-_make1, _make2, _maken = RECORDING
-
-# Grad mode is per thread, as in PyTorch: no_grad() in one thread never turns recording off
-# in another.  It costs the operators nothing while every thread records: the module-global
-# makers above are the plain recording ones then.  Only while some thread has recording
-# off are they swapped for the MODAL ones, which read the thread's own switch on each op.
-_thread = threading.local()
-_lock = threading.Lock()
-
-
-class _Mode:
-    """Process-wide state behind the makers (changed only under ``_lock``)."""
-
-    threads_without_grad = 0
-    # Set by autograd.anomaly while detect_anomaly() is active (process-wide, as PyTorch's):
-    # wraps a triple of makers, and gives backward its checking step.
-    anomaly_wrapper: Callable[[tuple], tuple] | None = None
-    anomaly_step: Callable[..., Any] | None = None
-
-
-def grad_enabled() -> bool:
-    """Whether ops in this thread record their parents (False inside no_grad())."""
-    return getattr(_thread, "grad_enabled", True)
-
-
-def set_grad_enabled(enabled: bool) -> bool:
-    """Turn recording on or off for this thread; returns the previous setting."""
-    enabled = bool(enabled)
-    previous = getattr(_thread, "grad_enabled", True)
-    if enabled is previous:
-        return previous
-    with _lock:
-        _thread.grad_enabled = enabled
-        _Mode.threads_without_grad += -1 if enabled else 1
-        _refresh_makers()
-    return previous
-
-
-def _refresh_makers() -> None:
-    """Install the cheapest makers that are right for every thread (call with ``_lock`` held)."""
-    global _make1, _make2, _maken
-    makers = RECORDING if _Mode.threads_without_grad == 0 else MODAL
-    if _Mode.anomaly_wrapper is not None:
-        makers = _Mode.anomaly_wrapper(makers)
-    _make1, _make2, _maken = makers
-
-
-def make(rule: Op, parents: tuple[Value, ...]) -> Value:
-    """Apply ``rule`` to parent Values under the current mode (used by fused ops)."""
-    if rule.arity == 1:
-        return _make1(rule, parents[0])
-    if rule.arity == 2:
-        return _make2(rule, parents[0], parents[1])
-    return _maken(rule, parents)
+_mode.install_makers((_record1, _record2, _recordn), (_constant1, _constant2, _constantn))
+grad_enabled = _mode.grad_enabled
+make = _mode.make
 
 
 # -- fused n-ary ops ----------------------------------------------------------------------------
 
-def sum(values: Any) -> Value:  # noqa: A001 - autograd.sum, kept out of __all__
+def sum(values: Any) -> Any:  # noqa: A001 - autograd.sum, kept out of __all__
     """Sum of many Values (or numbers) as ONE node with many parents."""
     return _fused(ops.SUM, values, 0.0)
 
 
-def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
+def dot(ws: Any, xs: Any, bias: Any = None) -> Any:
     """w . x (+ bias) as ONE node: a neuron's pre-activation without 2n intermediate nodes."""
     ws = ws if ws.__class__ is tuple else tuple(ws)
     xs = xs if xs.__class__ is tuple else tuple(xs)
@@ -418,10 +405,10 @@ def dot(ws: Any, xs: Any, bias: Any = None) -> Value:
             return _apply_other_type(ops.DOT, parents, error)
     if not parents:
         return _leaf(0.0)
-    return _maken(ops.DOT, parents)
+    return _mode.maken(ops.DOT, parents)
 
 
-def logsumexp(values: Any) -> Value:
+def logsumexp(values: Any) -> Any:
     """log(sum of exp(v)) as ONE node, stable for any inputs (the max is subtracted inside).
 
     Its local derivatives are the softmax of ``values``.  Of nothing it is -inf (log 0).
@@ -429,7 +416,7 @@ def logsumexp(values: Any) -> Value:
     return _fused(ops.LOGSUMEXP, values, -ops.inf)
 
 
-def _fused(rule: Op, values: Any, empty: float) -> Value:
+def _fused(rule: Op, values: Any, empty: float) -> Any:
     """One ``rule`` node over all of ``values``; a constant leaf ``empty`` when there are none."""
     values = values if values.__class__ in (tuple, list) else tuple(values)
     if not _all_values(values):
@@ -441,19 +428,19 @@ def _fused(rule: Op, values: Any, empty: float) -> Value:
             return _apply_other_type(rule, values, error)
     if not values:
         return _leaf(empty)
-    return _maken(rule, values if values.__class__ is tuple else tuple(values))
+    return _mode.maken(rule, values if values.__class__ is tuple else tuple(values))
 
 
-def _constant_of(rule: Op, items: tuple | list, empty: float) -> Any:
+def _constant_of(rule: Op, items: tuple[Any, ...] | list[Any], empty: float) -> Any:
     """A fused op over no Values: a constant leaf (forward mode and other number types apply the row)."""
     if any(hasattr(item.__class__, "_apply_rule") for item in items):
         return ops.apply(rule, *items)
     if not items:
-        return _leaf(empty)
-    return _leaf(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
+        return _constant(empty)
+    return _constant(rule.forward(*[to_float(item, f"{rule.name}() argument") for item in items]))
 
 
-def _all_values(items: tuple | list) -> bool:
+def _all_values(items: tuple[Any, ...] | list[Any]) -> bool:
     # An exact class check per item: much cheaper than converting each one (nn's hot path).
     for item in items:
         if item.__class__ is not Value:
@@ -461,89 +448,25 @@ def _all_values(items: tuple | list) -> bool:
     return True
 
 
-def _apply_other_type(rule: Op, args: tuple, error: TypeError) -> Any:
-    """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual)."""
-    if any(not isinstance(a, Value) and hasattr(a.__class__, "_apply_rule") for a in args):
-        return ops.apply(rule, *args)
+def _apply_other_type(rule: Op, args: tuple[Any, ...], error: TypeError) -> Any:
+    """sum/dot/logsumexp of another number type that knows the rule table (forward mode's Dual),
+    which applies the row itself (constant leaf Values among its operands included)."""
+    for a in args:
+        if not isinstance(a, Value) and hasattr(a.__class__, "_apply_rule"):
+            return a.__class__._apply_rule(rule, *args)
     raise error
 
 
-# -- pickling and copying -------------------------------------------------------------------------
+# -- operators and methods from the rows ------------------------------------------------------
 
-def _flatten(root: Value) -> tuple[Any, ...]:
-    """``root``'s graph as records, parents first: a leaf is the Value itself (pickled as a
-    leaf: data, grad, label, attributes); an interior node is (row name, parent indices,
-    local derivatives, data, grad, label, attributes)."""
-    from .engine import topological_order
-
-    nodes = topological_order(root, include_leaves=True)
-    index = {node: i for i, node in enumerate(nodes)}
-    records: list[Any] = []
-    for node in nodes:
-        if node._rule is None:
-            records.append(node if node is not root else _leaf_record(node))
-            continue
-        records.append((
-            node._rule.name, tuple(index[p] for p in node.parents), node._da, node._db,
-            node.data, node.grad, node.label, _attributes(node),
-        ))
-    return tuple(records)
+def _install(rule: Op) -> None:
+    """Value's operator and method for ``rule``; the sequence-taking function of a built-in n-ary row."""
+    ops.install_methods(Value, rule, {"operator": _operator, "reflected": _reflected, "named": _named_method})
+    if rule.public and rule.arity == -1 and not rule.method:
+        # The built-in fused rows' functions take a sequence and make one node: this module's
+        # sum(values), dot(ws, xs, bias) and logsumexp(values).
+        ops.FUNCTIONS[rule.name] = globals()[rule.name]
 
 
-def _attributes(node: Value) -> dict[str, Any] | None:
-    """The node's own attributes besides its label (stored apart in the record), None when it has none."""
-    attributes = {k: v for k, v in vars(node).items() if k != "_label"}
-    return attributes or None
-
-
-def _leaf_record(node: Value) -> tuple[Any, ...]:
-    return ("", (), None, None, node.data, node.grad, node.label, _attributes(node))
-
-
-def _rebuild(records: tuple[Any, ...]) -> Value:
-    nodes: list[Value] = []
-    for record in records:
-        if isinstance(record, Value):
-            nodes.append(record)
-            continue
-        name, parent_indices, da, db, data, grad, label, attributes = record
-        node = _leaf(data)
-        node.grad = grad
-        node.label = label
-        if parent_indices:
-            node._rule = ops.row_named(name)
-            parents = tuple(nodes[i] for i in parent_indices)
-            if node._rule.arity in (1, 2) and node._rule.forward is not None:
-                node._a = parents[0]
-                node._b = parents[1] if len(parents) == 2 else None
-            else:
-                node._a = parents
-            node._da, node._db = da, db
-        if attributes:
-            vars(node).update(attributes)
-        nodes.append(node)
-    return nodes[-1]
-
-
-# -- methods for rows registered later (autograd.defop) ---------------------------------------------
-
-def _install_method(rule: Op) -> None:
-    """``Value.<rule.name>()``: apply the row to this Value (and the other operands)."""
-    method: Callable[..., Value]
-    if rule.arity == 1:
-        method = _unary_method(rule)
-    elif rule.arity == 2:
-        def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
-            return _make2(rule, self, _as_value(other, rule.name))
-    else:
-        def method(self: Value, *others: Any) -> Value:  # type: ignore[misc]
-            if rule.arity >= 0 and len(others) != rule.arity - 1:
-                raise TypeError(f"Value.{rule.name}() takes {rule.arity - 1} other operands, got {len(others)}")
-            return make(rule, (self, *[_as_value(o, rule.name) for o in others]))
-    method.__name__ = method.__qualname__ = rule.name
-    method.__doc__ = f"Apply the op {rule.name!r} (registered with autograd.defop)."
-    setattr(Value, rule.name, method)
-
-
-ops._method_installers.append(_install_method)
+ops.on_register(_install)
 ops._name_checks.append(lambda name: hasattr(Value, name))

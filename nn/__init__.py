@@ -1,4 +1,4 @@
-"""valuegrad's neural-network library: micrograd-compatible layers, losses, optimizers, fit(), data, save/load."""
+"""valuegrad's neural-network library: micrograd-compatible layers, losses, optimizers, fit(), data, io, matrices."""
 
 from autograd import __version__ as __version__  # one version for the distribution: autograd's
 
@@ -17,6 +17,7 @@ from .functional import (
     tanh,
 )
 from .io import load, save
+from .matrix import LayerBackprop, backprop_matrices
 from .module import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam, Optimizer
 from .torch_bridge import from_torch, to_torch
@@ -29,10 +30,12 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Layer",
+    "LayerBackprop",
     "MinMaxScaler",
     "Module",
     "Neuron",
     "Optimizer",
+    "backprop_matrices",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import autograd
 from autograd import Value
@@ -85,6 +85,11 @@ def _mean(terms: list[Value]) -> Value:
 
 # -- activations ------------------------------------------------------------------------------
 
+def _method(name: str) -> Callable[[Value], Value]:
+    """Value's method for a row of the rule table (made from the rows, so looked up by name)."""
+    return getattr(Value, name)  # type: ignore[no-any-return]
+
+
 def _elementwise(method: Any, x: Any, where: str) -> Value | list[Value]:
     if _is_sequence(x):
         return [method(_value(v, f"{where}() item {i}")) for i, v in enumerate(x)]
@@ -93,17 +98,17 @@ def _elementwise(method: Any, x: Any, where: str) -> Value | list[Value]:
 
 def relu(x: Any) -> Value | list[Value]:
     """max(0, x) for a Value/number (returns a Value) or a sequence (returns a list); relu'(0) = 0."""
-    return _elementwise(Value.relu, x, "relu")
+    return _elementwise(_method("relu"), x, "relu")
 
 
 def tanh(x: Any) -> Value | list[Value]:
     """tanh for a Value/number (returns a Value) or a sequence (returns a list)."""
-    return _elementwise(Value.tanh, x, "tanh")
+    return _elementwise(_method("tanh"), x, "tanh")
 
 
 def sigmoid(x: Any) -> Value | list[Value]:
     """1 / (1 + exp(-x)), stable for any x, for a Value/number or a sequence."""
-    return _elementwise(Value.sigmoid, x, "sigmoid")
+    return _elementwise(_method("sigmoid"), x, "sigmoid")
 
 
 def _logits(logits: Any, where: str) -> list[Value]:

@@ -12,12 +12,10 @@ from autograd.files import positive_int
 from autograd.ops import to_float
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
-# The Value method applying each activation; linear is the identity.
+# The Value method applying each activation (made from the rule table's rows, so looked up by
+# name); linear is the identity.
 _APPLY: dict[str, Callable[[Value], Value] | None] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "linear": None,
+    name: (None if name == "linear" else getattr(Value, name)) for name in ACTIVATIONS
 }
 
 # One entry of a state dict: a parameter's float (Module, Neuron), a bias vector or a

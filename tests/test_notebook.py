@@ -78,6 +78,7 @@ def test_tutorial_notebook_runs_and_shows_its_pictures(tmp_path, monkeypatch):
         assert "image/svg+xml" in images  # the neuron's graph, rendered by graphviz
     text = "".join(output.get("text", "") for output in _outputs(notebook, "stream"))
     assert "training accuracy" in text and "b: by hand" in text
+    assert "delta = B x z.grad" in text  # the matrix section's check (it asserts the numbers itself)
     assert "training: 100%" in text and "20/20" in text  # the tqdm.auto bar (its text form without ipywidgets)
 
 

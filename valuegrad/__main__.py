@@ -1,4 +1,4 @@
-"""The `valuegrad` command line: `valuegrad demo ...`, `valuegrad graph ...`, `valuegrad bench`.
+"""The `valuegrad` command line: `valuegrad demo|graph|explore|check|bench ...`.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them together.
@@ -18,7 +18,9 @@ from valuegrad.demos._shared import DEFAULT_OUT, seed_type
 # name -> (module, one-line help)
 COMMANDS = {
     "graph": ("valuegrad.graph", "draw the computation graph of an expression as an image"),
+    "explore": ("valuegrad.explore", "an expression's graph as a web page: step forward and backward, click, quiz"),
     "bench": ("valuegrad.bench", "benchmark valuegrad side by side with micrograd and plain floats"),
+    "check": ("valuegrad.check", "grade your own micrograd-style Value class against the engine, op by op"),
 }
 DEMOS = {
     "moons": ("valuegrad.demos.moons", "train an MLP on two moons; decision boundary, curves, graph"),
@@ -27,6 +29,8 @@ DEMOS = {
     "spiral": ("valuegrad.demos.spiral", "three-class spiral with softmax + cross-entropy"),
     "modes": ("valuegrad.demos.modes", "reverse vs forward mode vs finite differences: cost as n grows"),
     "digits": ("valuegrad.demos.digits", "8x8 handwritten digits (scikit-learn), trained batched with numpy"),
+    "matrix": ("valuegrad.demos.matrix", "backpropagation as matrices (W, a, z, delta, dW) beside the scalar graph"),
+    "explore": ("valuegrad.demos.explore", "explorer pages for the neuron and the 2-2-1 network of the backprop demo"),
 }
 DEFAULT_DEMOS = ("moons", "backprop")  # what `valuegrad demo` (and `make demo`) runs
 
@@ -119,8 +123,8 @@ def _explain_constant_graph(args: argparse.Namespace) -> None:
         return  # the subcommand reports a bad expression itself
     if constant:
         print(
-            f"valuegrad graph: note: {args.expression.strip()!r} has no variables, so Python evaluates it to one "
-            "number and the graph is that single constant node (no ops); give variables as --NAME VALUE, e.g. "
+            f"valuegrad {args.command}: note: {args.expression.strip()!r} has no variables, so Python evaluates it "
+            "to one number and the graph is that single constant node (no ops); give variables as --NAME VALUE, e.g. "
             "valuegrad graph \"x / y\" --x 1 --y 0",
             file=sys.stderr,
         )
@@ -193,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shared = _shared_demo_argv(args)
         if shared:  # `valuegrad demo --out DIR moons`: the same as `valuegrad demo moons --out DIR`
             return main(["demo", args.demo, *shared, *_after_demo_name(argv, args.demo)])
-    if args.command == "graph":
+    if args.command in ("graph", "explore"):
         _explain_constant_graph(args)
     return args._run(args)
 

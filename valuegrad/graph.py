@@ -7,7 +7,7 @@ import ast
 import operator
 import os
 import sys
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from autograd import ops
 from autograd.animate import animate_backward
@@ -16,9 +16,32 @@ from autograd.render import FORMATS, RANKDIRS, draw, to_dot
 from autograd.value import Value
 from valuegrad import options
 
-FUNCTIONS: dict[str, Callable[..., Any]] = ops.FUNCTIONS
-"""The functions an expression may call: the rule table's named functions (the same dict, so an
-op registered later with ``autograd.defop`` is callable at once); each takes floats or Values."""
+
+class _Functions(Mapping[str, Callable[..., Any]]):
+    """The functions an expression may call: the rule table's named functions, read live from
+    ``ops.FUNCTIONS`` (so an op registered later with ``autograd.defop`` is callable at once),
+    without the fused ones that take a sequence (``sum``, ``dot``, ``logsumexp``)."""
+
+    def _callable(self, name: str) -> bool:
+        rule = ops.RULES.get(name)
+        return name in ops.FUNCTIONS and (rule is None or rule.arity != -1 or rule.method)
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if not self._callable(name):
+            raise KeyError(name)
+        return ops.FUNCTIONS[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in ops.FUNCTIONS if self._callable(name)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._callable(name)
+
+
+FUNCTIONS: Mapping[str, Callable[..., Any]] = _Functions()
 
 
 def _arity(name: str) -> int:
@@ -63,6 +86,11 @@ _CONSTRUCTS = {
     ast.YieldFrom: "yield",
 }
 MAX_EXPRESSION_LENGTH = 10_000
+MAX_OPERATORS = 2_000
+"""At most this many operators and opening brackets (``+ - * / (``, counted in the source before
+parsing).  Each can nest the parsed tree one level deeper, and Python's parser recurses once per
+level: CPython 3.11 and 3.12 give up near 3,000 levels (3.11: fewer the deeper the caller's stack),
+so the limit leaves room on every supported version."""
 
 
 def allowed() -> str:
@@ -92,173 +120,79 @@ def _constant_construct(value: Any) -> str:
     return f"the constant {value!r:.40}"
 
 
-# Binding power and associativity of the operators, as in Python: ** binds tighter than unary -
-# on its left (-x**2 is -(x**2)), unary - tighter than * and /, which bind tighter than + and -.
-_PRECEDENCE = {"+": (1, "left"), "-": (1, "left"), "*": (2, "left"), "/": (2, "left"),
-               "neg": (3, "right"), "**": (4, "right")}
-_BINOPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
-
-
-def _parse_iteratively(source: str) -> ast.Expression:
-    """Shunting-yard parse of numbers, names, + - * / **, unary - and calls: no recursion at any length.
-
-    Builds the same ``ast`` nodes as :func:`ast.parse`; anything else is an ExpressionError
-    (only reached for expressions too deep for Python's own parser).
-    """
-    import io
-    import tokenize
-
-    def fail(what: str) -> ExpressionError:
-        return ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser, and {what}")
-
-    operands: list[ast.expr] = []
-    operators: list[tuple[str, int]] = []  # (operator, column); "(" and "call" mark open brackets
-    calls: list[tuple[str, int, int]] = []  # open calls: (function name, column, operands before the bracket)
-
-    def reduce_one() -> None:
-        op, column = operators.pop()
-        if op == "neg":
-            operands.append(ast.UnaryOp(ast.USub(), operands.pop(), lineno=1, col_offset=column))
-            return
-        right, left = operands.pop(), operands.pop()
-        operands.append(ast.BinOp(left, _BINOPS[op](), right, lineno=1, col_offset=column))
-
-    expect_operand = True
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source.strip()).readline))
-    except (tokenize.TokenError, SyntaxError) as exc:
-        raise fail(f"it does not tokenize: {exc}") from None
-    pending_name: tuple[str, int] | None = None
-    for token in tokens:
-        kind, text, column = token.type, token.string, token.start[1]
-        if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
-            continue
-        if pending_name is not None:
-            name, name_column = pending_name
-            pending_name = None
-            if text == "(":
-                operators.append(("call", name_column))
-                calls.append((name, name_column, len(operands)))
-                expect_operand = True
-                continue
-            operands.append(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column))
-            expect_operand = False
-        if expect_operand:
-            if kind == tokenize.NUMBER:
-                operands.append(ast.Constant(ast.literal_eval(text), lineno=1, col_offset=column))
-                expect_operand = False
-            elif kind == tokenize.NAME:
-                pending_name = (text, column)
-            elif text == "-":
-                operators.append(("neg", column))
-            elif text == "(":
-                operators.append(("(", column))
-            else:
-                raise fail(f"{text!r} at column {column + 1} is not allowed there")
-            continue
-        if text in _PRECEDENCE:
-            power, side = _PRECEDENCE[text]
-            while operators and operators[-1][0] in _PRECEDENCE:
-                top = _PRECEDENCE[operators[-1][0]][0]
-                if top > power or (top == power and side == "left"):
-                    reduce_one()
-                else:
-                    break
-            operators.append((text, column))
-            expect_operand = True
-        elif text in (")", ","):
-            while operators and operators[-1][0] not in ("(", "call"):
-                reduce_one()
-            if not operators:
-                raise fail(f"unbalanced {text!r} at column {column + 1}")
-            if text == "," and operators[-1][0] != "call":
-                raise fail(f"',' outside a call at column {column + 1}")
-            if text == ")":
-                bracket, _ = operators.pop()
-                if bracket == "call":
-                    name, name_column, before = calls.pop()
-                    arguments = operands[before:]
-                    del operands[before:]
-                    operands.append(ast.Call(ast.Name(name, ast.Load(), lineno=1, col_offset=name_column),
-                                             arguments, [], lineno=1, col_offset=name_column))
-            else:
-                expect_operand = True
-        else:
-            raise fail(f"{text!r} at column {column + 1} is not allowed there")
-    if pending_name is not None:
-        operands.append(ast.Name(pending_name[0], ast.Load(), lineno=1, col_offset=pending_name[1]))
-        expect_operand = False
-    if expect_operand:
-        raise fail("it ends where an operand is expected")
-    while operators:
-        if operators[-1][0] in ("(", "call"):
-            raise fail("a bracket is not closed")
-        reduce_one()
-    if len(operands) != 1:
-        raise fail("it is not one expression")
-    return ast.Expression(operands[0])
-
-
-def parse_expression(source: str) -> ast.Expression:
-    """Parse ``source`` with :mod:`ast` and check that it only uses what :data:`ALLOWED` lists.
-
-    Never evaluates anything.  Raises :class:`ExpressionError` naming the refused construct.
-    """
-    if not isinstance(source, str):
-        raise TypeError(f"parse_expression(): source must be a str, got {type(source).__name__}")
+def _parse_limited(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")`` after the limits that keep Python's recursive parser safe."""
     if len(source) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(f"expression is {len(source)} characters long; the limit is {MAX_EXPRESSION_LENGTH}")
+        raise ExpressionError(
+            f"expression is {len(source)} characters long; the limit is {MAX_EXPRESSION_LENGTH} "
+            "(valuegrad.graph.MAX_EXPRESSION_LENGTH)"
+        )
+    operators = sum(map(source.count, "+-*/("))
+    if operators > MAX_OPERATORS:
+        raise ExpressionError(
+            f"expression has {operators} operators and brackets; the limit is {MAX_OPERATORS} "
+            "(valuegrad.graph.MAX_OPERATORS: each may nest the expression one level deeper)"
+        )
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        return ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         column = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc.msg}{column}") from None
     except ValueError as exc:  # null bytes
         raise ExpressionError(f"cannot parse {source!r:.80}: {exc}") from None
-    except (RecursionError, MemoryError):
-        # Python 3.12+ builds the AST recursively and gives up on a long flat chain such as a
-        # 2,900-term sum; our own iterative parser reads the allowed grammar at any length.
-        tree = _parse_iteratively(source)
-    # Any: the node's kind is checked by exact type below (faster than isinstance; mypy cannot narrow it).
+    except (RecursionError, MemoryError):  # within the limits only when the caller's stack is very deep
+        raise ExpressionError(f"cannot parse {source!r:.80}: nested too deeply for Python's parser") from None
+
+
+def _check_node(node: Any, stack: list[Any]) -> None:
+    """Refuse ``node`` unless it is an allowed kind; push its children onto ``stack``."""
+    kind = type(node)  # exact types: faster than isinstance, and mypy cannot narrow ast nodes anyway
+    if kind is ast.Constant:
+        value = node.value
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _refuse(node, _constant_construct(value))
+    elif kind is ast.Name:
+        if node.id in FUNCTIONS:
+            raise _refuse(node, f"{node.id} used as a value (it is a function: call it as {node.id}(...))")
+    elif kind is ast.BinOp or kind is ast.UnaryOp:
+        allowed_kind = type(node.op) in _BINARY if kind is ast.BinOp else type(node.op) is ast.USub
+        if not allowed_kind:
+            raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
+        stack.extend((node.right, node.left) if kind is ast.BinOp else (node.operand,))
+    elif kind is ast.Call:
+        _check_call(node)
+        stack.extend(reversed(node.args))
+    else:
+        raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
+
+
+def _check_call(node: Any) -> None:
+    func = node.func
+    if type(func) is ast.Attribute:
+        raise _refuse(func, "attribute access (calling a method)")
+    if type(func) is not ast.Name:
+        raise _refuse(node, "calling anything but a plain function name")
+    if func.id not in FUNCTIONS:
+        raise _refuse(node, f"calling {func.id!r} (not a known function)")
+    if node.keywords:
+        raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
+    arity = _arity(func.id)
+    if len(node.args) != arity:
+        raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """Parse ``source`` with :mod:`ast` and check that it only uses what :func:`allowed` lists.
+
+    Never evaluates anything.  Raises :class:`ExpressionError` naming the refused construct, or
+    the limit (:data:`MAX_EXPRESSION_LENGTH`, :data:`MAX_OPERATORS`) an expression exceeds.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"parse_expression(): source must be a str, got {type(source).__name__}")
+    tree = _parse_limited(source)
     stack: list[Any] = [tree.body]
     while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is ast.Constant:
-            value = node.value
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                continue
-            raise _refuse(node, _constant_construct(value))
-        if kind is ast.Name:
-            if node.id in FUNCTIONS:
-                raise _refuse(node, f"{node.id} used as a value (it is a function: call it as {node.id}(...))")
-            continue
-        if kind is ast.BinOp:
-            if type(node.op) not in _BINARY:
-                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
-            stack.extend((node.right, node.left))
-            continue
-        if kind is ast.UnaryOp:
-            if type(node.op) is not ast.USub:
-                raise _refuse(node, f"the operator {_OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)}")
-            stack.append(node.operand)
-            continue
-        if kind is ast.Call:
-            func = node.func
-            if type(func) is ast.Attribute:
-                raise _refuse(func, "attribute access (calling a method)")
-            if type(func) is not ast.Name:
-                raise _refuse(node, "calling anything but a plain function name")
-            if func.id not in FUNCTIONS:
-                raise _refuse(node, f"calling {func.id!r} (not a known function)")
-            if node.keywords:
-                raise _refuse(node, f"keyword arguments ({func.id}({node.keywords[0].arg or '**'}=...))")
-            arity = _arity(func.id)
-            if len(node.args) != arity:
-                raise _refuse(node, f"{func.id}() with {len(node.args)} arguments (it takes exactly {arity})")
-            stack.extend(reversed(node.args))
-            continue
-        raise _refuse(node, _CONSTRUCTS.get(kind, kind.__name__))
+        _check_node(stack.pop(), stack)
     return tree
 
 
@@ -351,6 +285,9 @@ def _path_text(text: str) -> str:
     return os.fspath(options.path(text))
 
 
+_path_text.__name__ = "path"  # what argparse calls the type in a message, never the function's own name
+
+
 def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -380,8 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_graph_parser=parser)
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A command line `valuegrad graph` or `valuegrad explore` cannot run: said in one line, exit status 2."""
 
 
 def _parse_variables(tokens: list[str]) -> dict[str, float]:
@@ -390,7 +327,7 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
     while i < len(tokens):
         token = tokens[i]
         if not token.startswith("--") or len(token) == 2:
-            raise _UsageError(f"unexpected argument {token!r}: give variables as --NAME VALUE after the expression")
+            raise UsageError(f"unexpected argument {token!r}: give variables as --NAME VALUE after the expression")
         name, has_equals, text = token[2:].partition("=")
         if has_equals:
             i += 1
@@ -398,15 +335,15 @@ def _parse_variables(tokens: list[str]) -> dict[str, float]:
             text = tokens[i + 1]
             i += 2
         else:
-            raise _UsageError(f"variable --{name} needs a value (--{name} VALUE)")
+            raise UsageError(f"variable --{name} needs a value (--{name} VALUE)")
         if not name.isidentifier():
-            raise _UsageError(f"--{name}: a variable name must be a Python identifier")
+            raise UsageError(f"--{name}: a variable name must be a Python identifier")
         if name in values:
-            raise _UsageError(f"variable --{name} is given twice")
+            raise UsageError(f"variable --{name} is given twice")
         try:
             values[name] = float(text)
         except ValueError:
-            raise _UsageError(f"variable --{name}: {text!r} is not a number") from None
+            raise UsageError(f"variable --{name}: {text!r} is not a number") from None
     return values
 
 
@@ -416,7 +353,7 @@ def _checked_path(path: str, option: str) -> str:
         path = os.path.join(path, "graph")
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        raise _UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
+        raise UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
     return path
 
 
@@ -429,7 +366,7 @@ def _animation_output(path: str | None) -> tuple[str, str] | None:
         return (path if extension else path + ".gif"), "gif"
     if extension in (".html", ".htm"):
         return path, "html"
-    raise _UsageError(f"--animate {path!r}: the file must end in .gif or .html")
+    raise UsageError(f"--animate {path!r}: the file must end in .gif or .html")
 
 
 def _output(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -449,7 +386,7 @@ def _output(args: argparse.Namespace) -> tuple[str, str] | None:
     elif not extension:
         fmt = "png"
     else:
-        raise _UsageError(f"cannot tell the format from {path!r}; use --format {'|'.join(OUTPUT_FORMATS)}")
+        raise UsageError(f"cannot tell the format from {path!r}; use --format {'|'.join(OUTPUT_FORMATS)}")
     if fmt == "dot" and extension not in _DOT_EXTENSIONS:
         path += ".gv"
     elif fmt != "dot" and extension != "." + fmt:
@@ -457,10 +394,41 @@ def _output(args: argparse.Namespace) -> tuple[str, str] | None:
     return path, fmt
 
 
-def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
-    parser.print_usage(sys.stderr)
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+def usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    """One line on stderr, as every other usage error of `valuegrad` (options.Parser); exit status 2."""
+    print(f"{parser.prog}: error: {message} (see `{parser.prog} --help`)", file=sys.stderr)
     return 2
+
+
+def read_expression_command(
+    args: argparse.Namespace, add_late_options: Callable[[argparse.ArgumentParser], None]
+) -> tuple[argparse.Namespace, ast.Expression, dict[str, float]]:
+    """The options (also those after the expression), the parsed expression and its variables' values.
+
+    ``add_late_options(parser)`` adds the command's options with ``default=argparse.SUPPRESS``:
+    options after the expression arrive in the remainder together with the variables.  Raises
+    ``argparse.ArgumentError``, :class:`UsageError` or :class:`ExpressionError` (see :func:`usage_error`).
+    """
+    late = argparse.ArgumentParser(prog="", add_help=False, allow_abbrev=False, exit_on_error=False)
+    add_late_options(late)
+    options, rest = late.parse_known_args(list(getattr(args, "variables", None) or []))
+    merged = argparse.Namespace(**{**vars(args), **vars(options)})
+    values = _parse_variables(rest)
+    tree = parse_expression(merged.expression)
+    used = variable_names(tree)
+    missing = [name for name in used if name not in values]
+    if missing:
+        raise UsageError(f"no value for variable(s) {', '.join(missing)}: add " +
+                         " ".join(f"--{name} VALUE" for name in missing))
+    unused = [name for name in values if name not in used]
+    if unused:
+        raise UsageError(f"variable(s) {', '.join(unused)} given but not used in {merged.expression!r}")
+    return merged, tree, values
+
+
+def help_asked_after_expression(args: argparse.Namespace) -> bool:
+    remainder = list(getattr(args, "variables", None) or [])
+    return "-h" in remainder or "--help" in remainder
 
 
 def run(args: argparse.Namespace) -> int:
@@ -468,30 +436,15 @@ def run(args: argparse.Namespace) -> int:
     if parser is None:
         parser = argparse.ArgumentParser(prog="valuegrad graph")
         add_arguments(parser)
-    # Options after the expression arrive in the remainder together with the variables.
-    late = argparse.ArgumentParser(prog=parser.prog, add_help=False, allow_abbrev=False, exit_on_error=False)
-    _add_output_options(late, suppress=True)
-    remainder = list(getattr(args, "variables", None) or [])
-    if "-h" in remainder or "--help" in remainder:  # help asked for after the expression
+    if help_asked_after_expression(args):
         parser.print_help()
         return 0
     try:
-        options, rest = late.parse_known_args(remainder)
-        merged = argparse.Namespace(**{**vars(args), **vars(options)})
-        values = _parse_variables(rest)
+        merged, tree, values = read_expression_command(args, lambda late: _add_output_options(late, suppress=True))
         output = _output(merged)
         animation = _animation_output(merged.animate)
-        tree = parse_expression(merged.expression)
-        used = variable_names(tree)
-        missing = [name for name in used if name not in values]
-        if missing:
-            raise _UsageError(f"no value for variable(s) {', '.join(missing)}: add " +
-                              " ".join(f"--{name} VALUE" for name in missing))
-        unused = [name for name in values if name not in used]
-        if unused:
-            raise _UsageError(f"variable(s) {', '.join(unused)} given but not used in {merged.expression!r}")
-    except (argparse.ArgumentError, _UsageError, ExpressionError) as exc:
-        return _usage_error(parser, str(exc))
+    except (argparse.ArgumentError, UsageError, ExpressionError) as exc:
+        return usage_error(parser, str(exc))
 
     root, leaves = build_graph(tree, values)
     draw_options = {"rankdir": merged.rankdir, "show_local_grads": not merged.no_local_grads,

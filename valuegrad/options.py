@@ -54,7 +54,8 @@ def path(text: str) -> Path:
     """argparse type: a non-empty path whose components fit a file system (checked here, not as an OSError later)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a path, got an empty string")
-    longest = max(Path(text).parts, key=lambda part: len(part.encode("utf-8", "surrogateescape")))
+    # "." has no parts at all: max() needs the default, or argparse reports an internal ValueError.
+    longest = max(Path(text).parts, key=lambda part: len(part.encode("utf-8", "surrogateescape")), default="")
     if len(longest.encode("utf-8", "surrogateescape")) > NAME_MAX:
         raise argparse.ArgumentTypeError(f"a path component is longer than {NAME_MAX} bytes: {longest[:40]!r}...")
     return Path(text)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import autograd
-from autograd import Value, grad, gradients, ops, value_and_grad
+from autograd import Value, check_grads, grad, gradients, ops, value_and_grad
 from autograd.value import make
 from tests.strategies import expressions_with_inputs
 
@@ -194,46 +194,29 @@ def test_grad_create_graph_unused_argument_is_zero_value():
     assert isinstance(gradient, Value) and gradient.data == 0.0
 
 
-# -- Hessian-vector products vs finite differences of gradients ------------------------
+# -- Hessians vs finite differences of gradients ------------------------------------------
 
-def hessian_vector_product(expr, xs, vs):
-    everything = tuple(range(len(xs)))
-    gradient = grad(expr, argnums=everything, create_graph=True)
-
-    def directional(*args):
-        return autograd.sum([g * v for g, v in zip(gradient(*args), vs)])
-
-    return grad(directional, argnums=everything)(*xs)
-
-
-@given(
-    case=expressions_with_inputs(max_nodes=10),
-    direction=st.lists(st.floats(-1.0, 1.0), min_size=4, max_size=4),
-)
-def test_hessian_vector_product_matches_finite_differences_of_gradients(case, direction):
+@given(expressions_with_inputs(max_nodes=10))
+def test_hessian_matches_finite_differences_of_gradients_and_is_symmetric(case):
+    """check_grads' create_graph mode: each row of the Hessian by grad(grad(f, create_graph=True))
+    against central differences of the gradient, and H[i][j] == H[j][i] to rounding."""
     expr, xs = case
-    vs = direction[: len(xs)]
-    hv = hessian_vector_product(expr, xs, vs)
-    eps = 1e-5
-    everything = tuple(range(len(xs)))
-    plus = grad(expr, argnums=everything)(*[x + eps * v for x, v in zip(xs, vs)])
-    minus = grad(expr, argnums=everything)(*[x - eps * v for x, v in zip(xs, vs)])
-    numeric = [(p - m) / (2.0 * eps) for p, m in zip(plus, minus)]
-    scale = max([1.0] + [abs(g) for g in plus])
-    for analytic, estimate in zip(hv, numeric):
-        assert analytic == pytest.approx(estimate, rel=1e-4, abs=1e-5 * scale), expr
+    check_grads(expr, xs, modes=("reverse", "create_graph"), order=2, atol=1e-5, rtol=1e-4)
 
 
-@given(expressions_with_inputs(n_inputs=st.integers(2, 3), max_nodes=8))
-def test_hessian_is_symmetric(case):
-    expr, xs = case
-    n = len(xs)
-    rows = []
-    for i in range(n):
-        rows.append(grad(grad(expr, argnums=i, create_graph=True), argnums=tuple(range(n)))(*xs))
-    for i in range(n):
-        for j in range(i):
-            assert rows[i][j] == pytest.approx(rows[j][i], rel=1e-9, abs=1e-12), expr
+def test_hessian_vector_product_through_a_sum_of_gradient_values():
+    """A Hessian-vector product built from the gradient Values: d/dx of sum(g_i v_i) = H v."""
+    f = lambda x, y: x**3 * y + (x * y).tanh()  # noqa: E731
+    gradient = grad(f, argnums=(0, 1), create_graph=True)
+    vs = (0.5, -2.0)
+    hv = grad(lambda x, y: autograd.sum([g * v for g, v in zip(gradient(x, y), vs)]), argnums=(0, 1))(0.7, -0.3)
+    t = math.tanh(0.7 * -0.3)
+    sech2 = 1.0 - t * t
+    d_sech2 = -2.0 * t * sech2  # d/du sech^2(u)
+    h = [[6.0 * 0.7 * -0.3 + d_sech2 * 0.3 * 0.3, 3.0 * 0.49 + sech2 + d_sech2 * 0.7 * -0.3]]
+    h.append([h[0][1], d_sech2 * 0.49])
+    expected = [h[i][0] * vs[0] + h[i][1] * vs[1] for i in range(2)]
+    assert list(hv) == pytest.approx(expected, rel=1e-12)
 
 
 def test_logsumexp_hessian_is_diag_softmax_minus_outer_product():

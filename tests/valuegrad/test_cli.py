@@ -25,10 +25,15 @@ EXPECTED_VALID = (
     {(command, "--seed", "0") for command in ("demo", "demo moons", "demo regression", "demo spiral", "demo digits")}
     | {(command, "--out", name) for command in ("demo", *(f"demo {d}" for d in cli.DEMOS)) for name in NAMES}
     | {("bench", "--json", name) for name in NAMES}
+    | {("check", "--seed", "0")}
+    | {("check", "--json", name) for name in NAMES}
     | {("graph", option, name) for option in ("-o", "--output", "--animate") for name in NAMES}
+    | {("explore", option, name) for option in ("-o", "--output") for name in NAMES}
+    | {("explore", "--title", value) for value in BAD_VALUES}  # a title may be any text
 )
-# What follows an option when the subcommand needs more: graph needs an expression and its variables.
-TRAILING = {"graph": ["x", "--x", "1"]}
+# What follows an option when the subcommand needs more: graph and explore need an expression and its
+# variables, check a target.
+TRAILING = {"graph": ["x", "--x", "1"], "explore": ["x", "--x", "1"], "check": ["micrograd.engine:Value"]}
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
