@@ -104,8 +104,9 @@ def _named_parameters(model: Any, where: str) -> list[tuple[str, Value]]:
     seen: set[str] = set()
     for name, p in pairs:
         if not isinstance(name, str) or not isinstance(p, Value):
-            raise TypeError(f"{where}: {type(model).__name__}'s parameters must be (str name, Value) pairs, "
-                            f"got {type(name).__name__} {name!r:.40} -> {type(p).__name__}")
+            kind = type(p)
+            raise TypeError(f"{where}: {type(model).__name__}'s parameters must be (str name, autograd.Value) "
+                            f"pairs, got {type(name).__name__} {name!r:.40} -> {kind.__module__}.{kind.__qualname__}")
         if name in seen:
             raise ValueError(f"{where}: {type(model).__name__} has two parameters named {name!r}; names must be unique")
         seen.add(name)

@@ -142,6 +142,17 @@ def test_save_your_own_module_and_load_it_into_a_fresh_instance(tmp_path, cls):
         assert fresh([0.3, -0.6]).data == model([0.3, -0.6]).data
 
 
+def test_save_refuses_parameters_that_are_not_valuegrad_values(tmp_path):
+    class Foreign:
+        def parameters(self):
+            return [Value(1.0), Fraction(1, 3)]  # e.g. another engine's Value
+
+    with pytest.raises(TypeError, match=r"save\(\): Foreign's parameters must be \(str name, autograd.Value\) "
+                                        r"pairs, got str '1' -> fractions.Fraction"):
+        save(Foreign(), tmp_path / "f.json")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_load_into_an_mlp_checks_the_architecture_and_names(tmp_path):
     model = MLP(2, [3, 1], "tanh", seed=4)
     path = save(model, tmp_path / "mlp.json")
