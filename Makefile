@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.  Both set up .venv first.
 # Also: make quick (the suite without `slow` tests), make lint (ruff on the whole repository +
-# mypy), make test-all (the suite on every Python 3.10-3.13 found), make wheel-check (sdist +
-# wheel, installed outside the repository), make bench.
+# mypy), make pictures (docs/ and docs/figures.json), make test-all (the suite on every Python
+# 3.10-3.13 found), make wheel-check (sdist + wheel, installed outside the repository), make bench.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +12,7 @@ PYTHONS ?= 3.10 3.11 3.12 3.13
 # make test-all PYTEST_ARGS='-m "not slow"': the fast lane on every Python.
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test quick bench lint test-all wheel-check clean dot
+.PHONY: setup demo pictures test quick bench lint test-all wheel-check clean dot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ dot:
 
 demo: setup
 	$(PY) -m valuegrad demo
+
+# Redraw every picture in docs/ and record every demo run (output, CPU time) in docs/figures.json,
+# which tests/test_docs.py checks the docs' figures against. Minutes: it times `make demo` too.
+pictures: setup
+	$(PY) -m valuegrad.pictures docs
 
 # pytest's exit code 5 means it collected no tests: that is a failure, not a pass.
 test: setup

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence, cast, overload
 
 from . import ops
-from .compile import _INLINE_MAX_ARGS, _Codegen, trace_row
+from .compile import _ATOM, _INLINE_MAX_ARGS, _Codegen, _Sym, trace_row
 from .engine import topological_order
 from .ops import Op
 from .value import Value
@@ -73,11 +74,71 @@ def _elementwise(np: Any, function: Callable[..., Any], outputs: int | None) -> 
     return run
 
 
+def _signed_zero_products(Z: Any, W: Any, X: Any, B: Any) -> None:
+    """Z = W @ X (+ B) with numpy's products, whose sums start at +0.0: make -0.0 each exact
+    zero that eager's dot (a sum from -0.0, then + bias) gives as -0.0, i.e. where every
+    product and the bias are -0.0.  Called only when Z has a zero."""
+    import numpy as np
+
+    rows, cols = np.nonzero(Z == 0.0)
+    if B is not None:
+        bias = np.broadcast_to(B, Z.shape)[rows, cols]
+        keep = np.signbit(bias) & (bias == 0.0)
+        rows, cols = rows[keep], cols[keep]
+    if rows.size:
+        products = W[rows] * X[:, cols].T  # (zeros, n): the products of each zero's sum
+        negative = ((products == 0.0) & np.signbit(products)).all(axis=1)
+        Z[rows[negative], cols[negative]] = -0.0
+
+
+def _product(a: Any, b: Any, out: Any = None) -> Any:
+    """The 2-D matrix product a @ b as eager computes it: each product formed, then summed in
+    order from -0.0 (BLAS may skip a zero factor, so 0 x inf there would be 0, not nan)."""
+    exact = (a[:, :, None] * b[None, :, :]).sum(axis=1, initial=-0.0)
+    if out is None:
+        return exact
+    out[...] = exact
+    return out
+
+
+def _batch_sum_products(g: Any, local: Any) -> Any:
+    """sum_b g[:, b] x local for a shared local (rows of width 1, or a number): as eager sums
+    each sample's product, but as (sum_b g_b) x local, one product per row, when every number
+    is finite and nothing can overflow (then the two differ only by rounding)."""
+    import numpy as np
+
+    total = g.sum(axis=1, keepdims=True)
+    if np.abs(g).max() * np.abs(local).max() * g.shape[1] < 1e300:  # False for inf and nan too
+        return total * local
+    return (g * local).sum(axis=1, keepdims=True)
+
+
+def _logsumexp_rows(block: Any) -> Any:
+    """logsumexp down the rows of ``block`` (one row per input): the array primitive's result
+    without stacking the rows again; fewer calls when every maximum is finite."""
+    import numpy as np
+
+    m = block.max(axis=0)  # nan if any is nan
+    if np.isfinite(m).all():
+        return m + np.log(np.exp(block - m).sum(axis=0))
+    finite = np.isfinite(m)
+    shift = np.where(finite, m, 0.0)
+    return np.where(finite, m + np.log(np.exp(block - shift).sum(axis=0)), m)
+
+
 def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
     primitives = _array_primitives(np, gen.rows_with_twins)
     namespace: dict[str, Any] = {
         "_where": np.where,
         "_add_at": np.add.at,
+        "_sum": np.sum,
+        "_sign": np.sign,
+        "_exp": np.exp,
+        "_multiply": np.multiply,
+        "_negative": np.negative,
+        "_logsumexp_rows": _logsumexp_rows,
+        "_batch_sum_products": _batch_sum_products,
+        "_signed_zero_products": _signed_zero_products,
         "_matmul": np.dot,  # every product here is 2-D: dot is matmul with less overhead per call
         "_np_broadcast": np.broadcast_to,
         "_stack": lambda arrays: np.stack(np.broadcast_arrays(*arrays)),
@@ -92,17 +153,18 @@ def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 # The plan: node rows in two buffers, groups of nodes computed together.
 #
-# V has one row of B samples per node that depends on an input ("varying"); C has one row
-# of width 1 per node that does not (shared leaves, and interior nodes computed from them
-# alone, such as an L2 penalty): numpy broadcasting mixes the two.  Gradients live in GV
-# (per sample) and GC (summed over the batch: a shared node's gradient is only ever needed
-# summed, and sum_b g_b * local = (sum_b g_b) * local because its local does not vary).
+# V has one row of B samples per interior node and per input ("varying"); C has one row of
+# width 1 per shared leaf (the parameters): numpy broadcasting mixes the two.  An interior
+# node computed from shared leaves alone (an L2 penalty) is the same in every row of V, but
+# its gradient is per sample, as eager's: sum_b (g_b x local) is not (sum_b g_b) x local
+# when the local is infinite (0 x inf).  Gradients live in GV (per sample) and GC (the
+# shared leaves', summed over the batch).
 
 
 class _Group:
     """Nodes with the same row, arity, depth and per-input buffer computed by one array op."""
 
-    __slots__ = ("rule", "nodes", "varying", "spaces", "matmul", "start")
+    __slots__ = ("rule", "nodes", "varying", "spaces", "matmul", "start", "reached")
 
     def __init__(self, rule: Op, varying: bool, spaces: tuple[bool, ...], matmul: int | None) -> None:
         self.rule = rule
@@ -111,6 +173,22 @@ class _Group:
         self.spaces = spaces  # per input position: True if the parent lives in V
         self.matmul = matmul  # dot as a matrix product: None, or the offset of the shared varying side
         self.start = 0  # first row of the group's outputs in its buffer
+        self.reached = True  # on the root's graph (else only watched: no backward)
+
+
+class _Scatter:
+    """A backward statement writing ``term`` into rows of a gradient buffer, settled when the
+    code is generated: the first contribution to rows nothing has written yet is assigned
+    (no buffer is ever zeroed in full), later ones are added."""
+
+    __slots__ = ("buffer", "rows", "assign", "add")
+
+    def __init__(self, buffer: str, rows: list[int], assign: str | None, add: str) -> None:
+        self.buffer = buffer  # "GV" or "GC"
+        self.rows = rows  # the distinct rows written
+        self.assign = assign  # the statement that writes them, or None when it must add (repeated rows)
+        self.add = add
+
 
 
 def _matmul_side(node: Value, varying: set[int]) -> int | None:
@@ -137,10 +215,17 @@ class BatchedGraph:
     ``forward(batch)`` runs every node for each row of ``batch`` (one column per input leaf)
     and returns the root per sample; ``backward(reduction)`` adds the batch mean (or sum) of
     d(root)/d(leaf) to every shared leaf's ``.grad`` and returns the per-sample gradients
-    with respect to the inputs.  Shared leaves' ``.data`` is read at every ``forward()``.
+    with respect to the inputs.
+
+    The shared leaves (``params``) live in one float64 vector the graph owns,
+    ``parameters`` (in the order of ``params``; a layer's weights and bias are one block of
+    it, see ``layer_views()``).  ``forward()`` copies every ``Value.data`` into it first
+    unless ``read_params=False``; ``write_params()`` copies it back.  Training on the vector
+    (``backward(accumulate=False)`` leaves ``.grad`` alone and puts the gradient in
+    ``param_grads``) costs no Python work per parameter.
     """
 
-    def __init__(self, root: Value, inputs: Sequence[Value]) -> None:
+    def __init__(self, root: Value, inputs: Sequence[Value], *, watch: Sequence[Value] = ()) -> None:
         np = _numpy()
         self._np = np
         where = "compile_batched()"
@@ -156,19 +241,54 @@ class BatchedGraph:
             if id(leaf) in seen:
                 raise ValueError(f"{where} inputs[{i}] appears twice in inputs")
             seen.add(id(leaf))
+        for i, node in enumerate(watch):
+            if not isinstance(node, Value):
+                raise TypeError(f"{where} watch[{i}] must be a Value, got {type(node).__name__}: {node!r:.60}")
         self.root = root
         self.inputs: tuple[Value, ...] = tuple(inputs)
-        order = topological_order(root)
+        self.watch: tuple[Value, ...] = tuple(watch)
+        everything = topological_order(root, include_leaves=True)
+        reached = {id(n) for n in everything}  # the root's graph: the part backward walks
+        everything += _joint_order(self.watch, set(reached))
+        order = [n for n in everything if n._rule is not None]
         for node in order:
             ops.require_row(cast(Op, node._rule), where)
-        everything = topological_order(root, include_leaves=True)
         self.params: tuple[Value, ...] = tuple(n for n in everything if n._rule is None and id(n) not in seen)
-        self._plan(order)
+        self._plan(order, reached)
+        self._C = np.empty((self._shape[1], 1))
+        self._GC = np.empty_like(self._C)
+        self.param_grads = np.zeros(len(self.params))
+        """d(root)/d(params) of the last ``backward()`` (batch mean or sum), in the order of ``params``."""
+        self._per_batch: dict[int, tuple[Any, Any]] = {}  # batch size -> (V, GV)
+        self._V: Any = None
+        self._GV: Any = None
         self._batch = 0
-        self._buffers: tuple[Any, Any] | None = None
+        self._finite = True  # the last forward met no inf or nan
+        self.read_params()
+
+    @property
+    def parameters(self) -> NDArray[np.float64]:
+        """The shared leaves' values as one float64 vector (a view: writing it changes what the
+        graph computes), in the order of ``params``."""
+        return self._C[: len(self.params), 0]
+
+    def layer_views(self) -> list[NDArray[np.float64]]:
+        """For each layer the planner runs as one matrix product: its (neurons, inputs + 1)
+        block of ``parameters`` (each row a neuron's weights, then its bias), as a view."""
+        vector = self._C[:, 0]
+        return [vector[start : start + m * width].reshape(m, width) for start, m, width in self._blocks]
+
+    def read_params(self) -> None:
+        """Copy every shared leaf's ``Value.data`` into ``parameters``."""
+        self._C[: len(self.params), 0] = [p.data for p in self.params]
+
+    def write_params(self) -> None:
+        """Copy ``parameters`` back into every shared leaf's ``Value.data``."""
+        for p, value in zip(self.params, self._C[: len(self.params), 0].tolist()):
+            p.data = value
 
     # -- compile time ----------------------------------------------------------------
-    def _plan(self, order: list[Value]) -> None:
+    def _plan(self, order: list[Value], reached: set[int]) -> None:
         varying: set[int] = {id(x) for x in self.inputs}
         depth: dict[int, int] = {id(leaf): 0 for leaf in self.inputs + self.params}  # leaves: depth 0
         groups: dict[tuple, _Group] = {}
@@ -177,17 +297,17 @@ class BatchedGraph:
             d = 1 + max(depth[id(p)] for p in parents)
             depth[id(node)] = d
             spaces = tuple(id(p) in varying for p in parents)
-            is_varying = any(spaces)
-            if is_varying:
-                varying.add(id(node))
-            matmul = _matmul_side(node, varying) if node._rule is ops.DOT and is_varying else None
+            is_varying = True  # every interior node is a row of V (see the buffers above)
+            varying.add(id(node))
+            matmul = _matmul_side(node, varying) if node._rule is ops.DOT and any(spaces) else None
             shared = tuple(id(p) for p in parents[matmul : matmul + len(parents) // 2]) if matmul is not None else ()
-            key = (node._rule, len(parents), d, spaces, matmul, shared)
+            key = (node._rule, len(parents), d, spaces, matmul, shared, id(node) in reached)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _Group(cast(Op, node._rule), is_varying, spaces, matmul)
+                group.reached = id(node) in reached
             group.nodes.append(node)
-        rank = _discovery_rank(self.root)
+        rank = _discovery_rank((self.root, *self.watch))
         for group in groups.values():
             group.nodes.sort(key=lambda node: rank[id(node)])
         ordered = sorted(groups.values(), key=lambda g: (depth[id(g.nodes[0])], rank[id(g.nodes[0])]))
@@ -204,6 +324,7 @@ class BatchedGraph:
         self._rows = rows
         self._varying = varying
         self._shape = tuple(counts)
+        self._param_dependent = _dependent_on(order, {id(p) for p in self.params})
         self.groups: tuple[_Group, ...] = tuple(ordered)
         self.num_nodes = len(order) + len(self.inputs) + len(self.params)
         self._generate()
@@ -212,8 +333,9 @@ class BatchedGraph:
         np = self._np
         gen = _ArrayCodegen()
         self._constants: dict[str, Any] = {}
+        self._blocks: list[tuple[int, int, int]] = []  # (first row, neurons, inputs + 1) per layer block
         fwd: list[str] = []
-        bwd: list[str] = []
+        bwd: list[tuple[_Group, list]] = []
         templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
         for k, group in enumerate(self.groups):
             if group.matmul is not None:
@@ -221,15 +343,67 @@ class BatchedGraph:
             else:
                 f, b = self._group_lines(k, group, gen, templates)
             fwd += f
-            bwd = b + bwd  # backward visits the groups in reverse
+            if group.reached:
+                bwd.append((group, b))
+        bwd.reverse()  # backward visits the groups in reverse
         namespace = _array_namespace(np, gen)
         namespace.update(self._constants)
-        source = ["def _forward(V, C):"] + (fwd or ["    pass"]) + ["", "def _backward(V, C, GV, GC):"]
-        source += bwd or ["    pass"]
+        source = ["def _forward(V, C):", *(fwd or ["    pass"]), "", "def _backward(V, C, GV, GC):"]
+        source += self._settle(bwd, None)
+        source += ["", "def _backward_params(V, C, GV, GC):"]
+        source += self._settle(bwd, self._param_dependent)
+        namespace.update(self._constants)  # settling adds index constants
         self.source = "\n".join(source) + "\n"
-        exec(compile(self.source, "<autograd.compile_batched>", "exec"), namespace)
+        code = compile(self.source, "<autograd.compile_batched>", "exec")
+        exec(code, namespace)
         self._forward_code = namespace["_forward"]
         self._backward_code = namespace["_backward"]
+        self._backward_params_code = namespace["_backward_params"]
+        # The same code with every matrix product summed one product at a time, for batches
+        # where a buffer holds inf or nan: BLAS may skip a zero factor, so 0 x inf would be 0.
+        exact = {**namespace, "_matmul": _product}
+        exec(code, exact)
+        self._exact = (exact["_forward"], exact["_backward"], exact["_backward_params"])
+
+    def _settle(self, groups: list[tuple[_Group, list]], needed: set[int] | None) -> list[str]:
+        """The backward body: scatters resolved to assignments or additions in visiting order.
+
+        ``needed``: the nodes whose gradients matter (None: all); groups and scatters that
+        only feed the others (d loss / d inputs when nobody asked for it) are left out.
+        """
+        written: dict[str, set[int]] = {"GV": set(), "GC": set()}
+        root_buffer = "GV" if id(self.root) in self._varying else "GC"
+        written[root_buffer].add(self._rows[id(self.root)])
+        wanted = None
+        if needed is not None:
+            wanted = {("GV" if i in self._varying else "GC", self._rows[i]) for i in needed if i in self._rows}
+        lines: list[str] = []
+        for group, body in groups:
+            if wanted is not None and not any(
+                ("GV" if group.varying else "GC", self._rows[id(n)]) in wanted for n in group.nodes
+            ):
+                continue
+            for line in body:
+                if isinstance(line, str):
+                    lines.append(line)
+                elif wanted is None or any((line.buffer, r) in wanted for r in line.rows):
+                    lines += self._resolve(line, written[line.buffer])
+        # rows no statement reached (an unused input; a parameter only a watched node reads)
+        idle_params = [r for r in range(len(self.params)) if r not in written["GC"]]
+        if idle_params:
+            lines.append(f"    GC[{self._index(idle_params, 'Z', broadcast=False)}] = 0.0")
+        idle_inputs = [r for r in range(len(self.inputs)) if r not in written["GV"]]
+        if needed is None and idle_inputs:
+            lines.append(f"    GV[{self._index(idle_inputs, 'Z', broadcast=False)}] = 0.0")
+        return lines or ["    pass"]
+
+    def _resolve(self, scatter: _Scatter, written: set[int]) -> list[str]:
+        fresh = [r for r in scatter.rows if r not in written]
+        written.update(fresh)
+        if scatter.assign is not None and len(fresh) == len(scatter.rows):
+            return [scatter.assign]
+        zero = [f"    {scatter.buffer}[{self._index(fresh, 'Z', broadcast=False)}] = 0.0"] if fresh else []
+        return zero + [scatter.add]
 
     def _index(self, rows: list[int], prefix: str, *, broadcast: bool = True) -> str:
         """Text that selects ``rows`` of a buffer: a slice (a view) when they are consecutive.
@@ -249,37 +423,56 @@ class BatchedGraph:
     def _gather(self, parents: list[Value], varying: bool, prefix: str) -> str:
         return f"{'V' if varying else 'C'}[{self._index([self._rows[id(p)] for p in parents], prefix)}]"
 
-    def _scatter(self, parents: list[Value], parent_varying: bool, group_varying: bool, term: str) -> str:
-        """A statement adding ``term`` (one row per group member) into the parents' gradients."""
-        if group_varying and not parent_varying:
-            term = f"({term}).sum(axis=1, keepdims=True)"  # shared parent: sum over the batch
+    def _scatter(self, parents: list[Value], parent_varying: bool, group_varying: bool, term: str) -> _Scatter:
+        """The statement putting ``term`` (one row per group member) into the parents' gradients."""
         buffer = "GV" if parent_varying else "GC"
         rows = [self._rows[id(p)] for p in parents]
+        batch_sum = group_varying and not parent_varying  # a shared parent: sum over the batch
         first = rows[0]
-        if len(rows) > 1 and all(r == first for r in rows):
-            return f"    {buffer}[{first}] += ({term}).sum(axis=0)"
+        if len(rows) > 1 and all(r == first for r in rows):  # one parent for the whole group
+            total = f"({term}).sum(axis=1, keepdims=True).sum(axis=0)" if batch_sum else f"({term}).sum(axis=0)"
+            target = f"{buffer}[{first}]"
+            return _Scatter(buffer, [first], f"    {target} = {total}", f"    {target} += {total}")
         if len(set(rows)) < len(rows):
             name = f"_I{len(self._constants)}"
             self._constants[name] = self._np.array(rows, dtype=self._np.intp)
-            return f"    _add_at({buffer}, {name}, {term})"
-        return f"    {buffer}[{self._index(rows, 'I')}] += {term}"
+            total = f"({term}).sum(axis=1, keepdims=True)" if batch_sum else term
+            return _Scatter(buffer, list(dict.fromkeys(rows)), None, f"    _add_at({buffer}, {name}, {total})")
+        index = self._index(rows, "I")
+        target = f"{buffer}[{index}]"
+        total = f"({term}).sum(axis=1, keepdims=True)" if batch_sum else term
+        assign = f"    {target} = {total}"
+        if ":" in index:  # a view: write into it directly
+            if batch_sum:
+                assign = f"    _sum({term}, axis=1, keepdims=True, out={target})"
+            elif term.startswith("_matmul(") and term.endswith(")"):
+                assign = f"    {term[:-1]}, out={target})"
+            elif term.startswith("g * (") and term.endswith(")"):
+                assign = f"    _multiply(g, {term[5:-1]}, out={target})"
+            elif term == "-g":
+                assign = f"    _negative(g, out={target})"
+        return _Scatter(buffer, rows, assign, f"    {target} += {total}")
 
     def _group_lines(
         self, k: int, group: _Group, gen: _Codegen, templates: dict
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list]:
         rule, nodes = group.rule, group.nodes
         arity = len(group.spaces)
         out_buffer = "V" if group.varying else "C"
         out = f"{out_buffer}[{group.start}:{group.start + len(nodes)}]"
-        columns = [[node.parents[j] for node in nodes] for j in range(arity)]
-        names = [f"a{j}" for j in range(arity)]
-        gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
         if len(nodes) == 1 and rule in (ops.SUM, ops.DOT) and arity > 2 and len(set(group.spaces)) == 1:
             sliced = self._sliced_lines(k, group, out, gen)
             if sliced is not None:
                 return sliced
+        if len(nodes) == 1 and rule.forward is ops._flogsumexp and arity > 1 and all(group.spaces):
+            softmax = self._logsumexp_lines(k, group, out)
+            if softmax is not None:
+                return softmax
+        columns = [[node.parents[j] for node in nodes] for j in range(arity)]
         if arity > _INLINE_MAX_ARGS:
             return self._stacked_lines(k, group, columns, out, gen)
+        names = [f"a{j}" for j in range(arity)]
+        gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
         template = templates.get((rule, arity))
         if template is None:
             template = templates[(rule, arity)] = _trace(gen, rule, arity)
@@ -294,8 +487,10 @@ class BatchedGraph:
         else:
             computed = []
             local_texts = [text.format(*fill) for text, _ in local_templates]
+        if rule.forward is ops._frelu and arity == 1:
+            local_texts = ["_sign(o)"]  # step(x) as the sign of relu's output: 0, 1 or nan, one cheap call
         used = set(re.findall(r"\b[ao]\d*\b", " ".join(local_texts + computed)))
-        bwd = [f"    # group {k}: {len(nodes)} x {rule.name}"]
+        bwd: list = [f"    # group {k}: {len(nodes)} x {rule.name}"]
         bwd += [line for j, line in enumerate(gathers) if f"a{j}" in used]
         if "o" in used:
             bwd.append(f"    o = {out}")
@@ -306,9 +501,26 @@ class BatchedGraph:
             bwd.append(self._scatter(columns[j], group.spaces[j], group.varying, term))
         return fwd, bwd
 
+    def _logsumexp_lines(self, k: int, group: _Group, out: str) -> tuple[list[str], list] | None:
+        """One logsumexp over consecutive rows (a layer's outputs): forward on the block, and
+        the local derivatives exp(x_i - out) (the row's softmax) in one call; None if the
+        inputs are not one run of rows."""
+        (node,) = group.nodes
+        rows = [self._rows[id(p)] for p in node.parents]
+        first = rows[0]
+        if rows != list(range(first, first + len(rows))):
+            return None
+        buffer = "V" if group.spaces[0] else "C"
+        block = f"{buffer}[{first}:{first + len(rows)}]"
+        fwd = [f"    # group {k}: 1 x logsumexp (arity {len(rows)}, one block)"]
+        fwd.append(f"    {out} = _logsumexp_rows({block})")
+        bwd: list = [f"    # group {k}: 1 x logsumexp (one block)", f"    g = G{out}", f"    E = _exp({block} - {out})"]
+        bwd.append(_Scatter(f"G{buffer}", rows, f"    _multiply(g, E, out=G{block})", f"    G{block} += g * E"))
+        return fwd, bwd
+
     def _stacked_lines(
         self, k: int, group: _Group, columns: list[list[Value]], out: str, gen: _Codegen
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list]:
         """A long fused row whose inputs lie in many runs of rows (an L2 penalty over weights in
         another order than the layers keep them), or a group of such nodes: inputs stacked in one array,
         forward with the array version of the row, backward by one scatter-add when the
@@ -329,7 +541,7 @@ class BatchedGraph:
         forward = gen.name_of(_StackedForward(rule))
         fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity}, stacked)", f"    S = {buffer}[{name}]"]
         fwd.append(f"    {out} = {forward}(S)")
-        bwd = [f"    # group {k}: {len(nodes)} x {rule.name} (stacked)", f"    g = G{out}"]
+        bwd: list = [f"    # group {k}: {len(nodes)} x {rule.name} (stacked)", f"    g = G{out}"]
         if picks:
             perm = f"_P{len(self._constants)}"
             self._constants[perm] = np.array(picks, dtype=np.intp)
@@ -338,10 +550,11 @@ class BatchedGraph:
             bwd.append(f"    T = _np_broadcast(g * {constant}, ({arity},) + g.shape)")
         if group.varying and not group.spaces[0]:
             bwd.append("    T = T.sum(axis=2, keepdims=True)")
-        bwd.append(f"    _add_at(G{buffer}, {name}, T)")
+        targets = list(dict.fromkeys(rows.ravel().tolist()))
+        bwd.append(_Scatter(f"G{buffer}", targets, None, f"    _add_at(G{buffer}, {name}, T)"))
         return fwd, bwd
 
-    def _sliced_lines(self, k: int, group: _Group, out: str, gen: _Codegen) -> tuple[list[str], list[str]] | None:
+    def _sliced_lines(self, k: int, group: _Group, out: str, gen: _Codegen) -> tuple[list[str], list] | None:
         """One long sum or dot (an L2 penalty over every weight, a sum over the inputs) whose
         inputs lie in a few runs of consecutive rows of one buffer: the forward reads views,
         and the backward adds g times each run of local derivatives (inputs of the node, or
@@ -360,24 +573,33 @@ class BatchedGraph:
             n = arity // 2
             left = self._index(rows[:n], "S", broadcast=False)
             right = self._index(rows[n : 2 * n], "S", broadcast=False)
-            value = f"({buffer}[{left}] * {buffer}[{right}]).sum(axis=0)"
+            value = f"({buffer}[{left}] * {buffer}[{right}]).sum(axis=0, initial=-0.0)"
             if arity % 2:
                 value += f" + {buffer}[{rows[-1]}]"
         else:
-            value = f"{buffer}[{self._index(rows, 'S', broadcast=False)}].sum(axis=0)"
+            value = f"{buffer}[{self._index(rows, 'S', broadcast=False)}].sum(axis=0, initial=-0.0)"
         fwd = [f"    # group {k}: 1 x {rule.name} (arity {arity}, {len(runs)} runs of rows)", f"    {out} = {value}"]
-        bwd = [f"    # group {k}: 1 x {rule.name} ({len(runs)} runs of rows)", f"    g = G{out}"]
+        bwd: list = [f"    # group {k}: 1 x {rule.name} ({len(runs)} runs of rows)", f"    g = G{out}"]
+        terms: dict[str, str] = {}  # a run's term by its text: dot(w, w)'s two sides give the same one
         for target, source, length in runs:
-            if isinstance(source, str):  # a constant
-                term = "g" if source == "1.0" else f"g * {source}"
+            local = source if isinstance(source, str) else f"{buffer}[{source}:{source + length}]"
+            if buffer == "C":  # shared leaves: the batch sum of each sample's g x local
+                term = "g.sum(axis=1, keepdims=True)" if local == "1.0" else f"_batch_sum_products(g, {local})"
             else:
-                term = f"g * {buffer}[{source}:{source + length}]"
-            bwd.append(f"    G{buffer}[{target}:{target + length}] += {term}")
+                term = "g" if local == "1.0" else f"g * {local}"
+            if [r for r in runs if r[1:] == (source, length)][1:] and term != "g":  # used again: compute once
+                if term not in terms:
+                    terms[term] = f"T{len(terms)}"
+                    bwd.append(f"    {terms[term]} = {term}")
+                term = terms[term]
+            view = f"G{buffer}[{target}:{target + length}]"
+            bwd.append(_Scatter(f"G{buffer}", list(range(target, target + length)), f"    {view} = {term}",
+                                f"    {view} += {term}"))
         return fwd, bwd
 
     def _per_input_lines(
         self, k: int, group: _Group, columns: list[list[Value]], out: str, gen: _Codegen
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list]:
         """A long fused row that cannot be stacked: the row's functions called sample by sample."""
         arity = len(columns)
         gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
@@ -386,45 +608,33 @@ class BatchedGraph:
         fwd = [f"    # group {k}: {len(group.nodes)} x {group.rule.name} (per input)", *gathers]
         fwd.append(f"    {out} = {forward}(_stack(({', '.join(names)},)))")
         local_name = gen.name_of(_LocalCall(group.rule, arity))
-        bwd = [f"    # group {k}: {group.rule.name} (per input)", *gathers, f"    o = {out}", f"    g = G{out}"]
+        bwd: list = [f"    # group {k}: {group.rule.name} (per input)", *gathers, f"    o = {out}", f"    g = G{out}"]
         bwd.append(f"    L = {local_name}({', '.join(names + ['o'])})")
         for j in range(arity):
             bwd.append(self._scatter(columns[j], group.spaces[j], group.varying, f"g * L[{j}]"))
         return fwd, bwd
 
-    def _matmul_lines(self, k: int, group: _Group) -> tuple[list[str], list[str]]:
+    def _matmul_lines(self, k: int, group: _Group) -> tuple[list[str], list]:
         """A layer of dot nodes sharing their varying side x: Z = W @ X (+ b) forward; backward
         dX = W.T @ G and dW = G @ X.T (the batch sum done by the product)."""
         np = self._np
         nodes = group.nodes
         arity = len(group.spaces)
         n = arity // 2
-        side = group.matmul
-        assert side is not None
-        other = n - side  # offset of the shared (weights) side: 0 or n
-        xs = list(nodes[0].parents[side : side + n])
-        x_rows = [self._rows[id(p)] for p in xs]
+        assert group.matmul is not None
+        other = n - group.matmul  # offset of the shared (weights) side: 0 or n
+        xs = list(nodes[0].parents[group.matmul : group.matmul + n])
         w_rows = np.array([[self._rows[id(p)] for p in node.parents[other : other + n]] for node in nodes], np.intp)
         m = len(nodes)
         bias = arity % 2 == 1
         out = f"V[{group.start}:{group.start + m}]"
-        x_text = f"V[{self._index(x_rows, 'X', broadcast=False)}]"
+        x_text = f"V[{self._index([self._rows[id(p)] for p in xs], 'X', broadcast=False)}]"
         flat = w_rows.ravel()
         width = n + 1 if bias else n
         block = np.arange(flat[0], flat[0] + m * width).reshape(m, width)
         b_rows = [self._rows[id(node.parents[-1])] for node in nodes] if bias else []
         if bias and np.array_equal(block[:, :n], w_rows) and b_rows == block[:, n].tolist():
-            # each neuron's weights, then its bias: one (m, n + 1) block of C, read as views
-            whole = f"C[{flat[0]}:{flat[0] + m * width}, 0].reshape({m}, {width})"
-            w_text, b_text = f"A[:, :{n}]", f"A[:, {n}:]"
-            fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    A = {whole}"]
-            fwd.append(f"    {out} = _matmul({w_text}, {x_text}) + {b_text}")
-            bwd = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    A = {whole}"]
-            bwd.append(self._scatter(xs, True, True, f"_matmul({w_text}.T, g)"))
-            bwd.append(f"    A = G{whole}")
-            bwd.append(f"    {w_text} += _matmul(g, {x_text}.T)")
-            bwd.append(f"    {b_text} += g.sum(axis=1, keepdims=True)")
-            return fwd, bwd
+            return self._block_lines(k, group, xs, x_text, int(flat[0]), n)
         if np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
             w_text = f"C[{flat[0]}:{flat[0] + flat.size}, 0].reshape({m}, {n})"
         else:
@@ -432,101 +642,232 @@ class BatchedGraph:
             self._constants[name] = w_rows
             w_text = f"C[{name}, 0]"
         fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    W = {w_text}"]
-        product = f"_matmul(W, {x_text})"
+        fwd.append(f"    _matmul(W, {x_text}, out={out})")
+        b_text = "None"
         if bias:
-            product += f" + {self._gather([node.parents[-1] for node in nodes], False, 'B')}"
-        fwd.append(f"    {out} = {product}")
-        bwd = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    W = {w_text}"]
+            b_text = self._gather([node.parents[-1] for node in nodes], False, "B")
+            fwd.append(f"    {out} += {b_text}")
+        fwd.append(f"    if not {out}.all(): _signed_zero_products({out}, W, {x_text}, {b_text})")
+        bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    W = {w_text}"]
         bwd.append(self._scatter(xs, True, True, "_matmul(W.T, g)"))
         weight_grad = f"_matmul(g, {x_text}.T)"
-        if len(set(flat.tolist())) == flat.size:
+        rows = flat.tolist()
+        if len(set(rows)) == len(rows):
             if w_text.startswith("C[") and ":" in w_text.split(",")[0]:
-                bwd.append(f"    GC[{flat[0]}:{flat[0] + flat.size}, 0] += {weight_grad}.ravel()")
+                target = f"GC[{flat[0]}:{flat[0] + flat.size}, 0]"
+                bwd.append(_Scatter("GC", rows, f"    {target} = {weight_grad}.ravel()",
+                                    f"    {target} += {weight_grad}.ravel()"))
             else:
-                bwd.append(f"    GC[{w_text[2:-4]}, 0] += {weight_grad}")
+                target = f"GC[{w_text[2:-4]}, 0]"
+                bwd.append(_Scatter("GC", rows, f"    {target} = {weight_grad}", f"    {target} += {weight_grad}"))
         else:
             name = f"_W{len(self._constants)}"
             self._constants[name] = w_rows
-            bwd.append(f"    _add_at(GC[:, 0], {name}, {weight_grad})")
+            add = f"    _add_at(GC[:, 0], {name}, {weight_grad})"
+            bwd.append(_Scatter("GC", list(dict.fromkeys(rows)), None, add))
         if bias:
             bwd.append(self._scatter([node.parents[-1] for node in nodes], False, True, "g"))
         return fwd, bwd
 
-    # -- run time --------------------------------------------------------------------
-    def _buffers_for(self, batch: int) -> tuple[Any, Any]:
-        if self._buffers is None or self._batch != batch:
-            np = self._np
-            self._buffers = (np.empty((self._shape[0], batch)), np.empty((self._shape[1], 1)))
-            self._batch = batch
-        return self._buffers
+    def _block_lines(
+        self, k: int, group: _Group, xs: list[Value], x_text: str, first: int, n: int
+    ) -> tuple[list[str], list]:
+        """A layer whose neurons' weights and biases are one (m, n + 1) block of C (each
+        neuron's weights, then its bias: ``Neuron.parameters()`` order), read as views."""
+        m = len(group.nodes)
+        width = n + 1
+        self._blocks.append((first, m, width))
+        whole = f"C[{first}:{first + m * width}, 0].reshape({m}, {width})"
+        out = f"V[{group.start}:{group.start + m}]"
+        w_text, b_text = f"A[:, :{n}]", f"A[:, {n}:]"
+        fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    A = {whole}"]
+        fwd.append(f"    _matmul({w_text}, {x_text}, out={out})")
+        fwd.append(f"    {out} += {b_text}")
+        fwd.append(f"    if not {out}.all(): _signed_zero_products({out}, {w_text}, {x_text}, {b_text})")
+        bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    A = {whole}"]
+        bwd.append(self._scatter(xs, True, True, f"_matmul({w_text}.T, g)"))
+        bwd.append(f"    A = G{whole}")
+        weights = [first + i * width + j for i in range(m) for j in range(n)]
+        gradient = f"_matmul(g, {x_text}.T)"
+        bwd.append(_Scatter("GC", weights, f"    {w_text} = {gradient}", f"    {w_text} += {gradient}"))
+        biases = [first + i * width + n for i in range(m)]
+        bwd.append(_Scatter("GC", biases, f"    _sum(g, axis=1, keepdims=True, out={b_text})",
+                            f"    {b_text} += g.sum(axis=1, keepdims=True)"))
+        return fwd, bwd
 
-    def forward(self, batch: ArrayLike) -> NDArray[np.float64]:
-        """Run the graph for every row of ``batch`` (shape (B, len(inputs))); the root per sample, shape (B,)."""
-        np = self._np
+    # -- run time --------------------------------------------------------------------
+    def _use_batch(self, batch: int) -> Any:
+        """The per-sample buffers (V, GV) for ``batch`` samples, kept for a few batch sizes (a
+        ragged last batch must not reallocate the full-size ones)."""
+        buffers = self._per_batch.get(batch)
+        if buffers is None:
+            if len(self._per_batch) >= 4:
+                self._per_batch.clear()
+            np = self._np
+            # zeros: rows a backward leaves alone stay finite for its check of the whole buffer
+            buffers = self._per_batch[batch] = (np.zeros((self._shape[0], batch)), np.zeros((self._shape[0], batch)))
+        self._V, self._GV = buffers
+        self._batch = batch
+        return self._V
+
+    def forward(self, batch: ArrayLike, *, read_params: bool = True) -> NDArray[np.float64]:
+        """Run the graph for every row of ``batch`` (shape (B, len(inputs))); the root per sample, shape (B,).
+
+        ``read_params``: copy every shared leaf's ``Value.data`` into ``parameters`` first
+        (False: compute with ``parameters`` as they are, as a trainer that updates them does).
+        """
         data = self._as_batch(batch)
-        size = data.shape[0]
-        V, C = self._buffers_for(size)
+        V = self._use_batch(data.shape[0])
         V[: len(self.inputs)] = data.T
-        C[: len(self.params), 0] = [p.data for p in self.params]
+        if read_params:
+            self.read_params()
+        self._run_forward(V)
+        return self.values(self.root)
+
+    def _run(self, blocks: Sequence[Any], *, read_params: bool) -> Any:
+        """forward() on the input columns given as blocks side by side ((B, n_j) arrays of
+        real numbers, already validated), each written straight into the buffer."""
+        V = self._use_batch(blocks[0].shape[0])
+        offset = 0
+        for block in blocks:
+            V[offset : offset + block.shape[1]] = block.T
+            offset += block.shape[1]
+        if offset != len(self.inputs):
+            raise ValueError(f"BatchedGraph: {offset} input columns given for {len(self.inputs)} inputs")
+        if read_params:
+            self.read_params()
+        self._run_forward(V)
+        return self.values(self.root)
+
+    def _run_forward(self, V: Any) -> None:
+        np, C = self._np, self._C
         with np.errstate(all="ignore"):
             self._forward_code(V, C)
-        return self.values(self.root)
+            # one check of every buffer instead of one per matrix product: all finite, or again exactly
+            self._finite = math.isfinite(V.sum()) and math.isfinite(C.sum())
+            if not self._finite:
+                self._exact[0](V, C)
+
+    def _row_block(self, nodes: Sequence[Value]) -> Any:
+        """An index of V selecting ``nodes``' rows (a slice when consecutive), or None if one
+        of them is shared (not a row of V)."""
+        if not all(id(n) in self._varying for n in nodes):
+            return None
+        rows = [self._rows[id(n)] for n in nodes]
+        if rows == list(range(rows[0], rows[0] + len(rows))):
+            return slice(rows[0], rows[0] + len(rows))
+        return self._np.array(rows, dtype=self._np.intp)
+
+    def _outputs(self, index: Any, nodes: Sequence[Value]) -> Any:
+        """The values of ``nodes`` (rows selected by ``_row_block``) for the last batch, shape (len(nodes), B)."""
+        if index is None:
+            return self._np.array([self.values(n) for n in nodes])
+        return self._V[index]
 
     def values(self, node: Value) -> NDArray[np.float64]:
         """``node``'s value for each sample of the last ``forward()`` batch, shape (B,)."""
         np = self._np
-        if self._buffers is None:
+        if self._V is None:
             raise RuntimeError("BatchedGraph.values(): call forward(batch) first")
         row = self._rows.get(id(node))
         if row is None:
             raise ValueError(f"BatchedGraph.values(): {node!r:.60} is not a node of this graph")
-        V, C = self._buffers
         if id(node) in self._varying:
-            return V[row].copy()
-        return np.full(self._batch, C[row, 0])
+            return self._V[row].copy()
+        return np.full(self._batch, self._C[row, 0])
 
-    def backward(self, reduction: str = "mean") -> NDArray[np.float64]:
-        """Add the batch ``"mean"`` (or ``"sum"``) of d(root)/d(leaf) to every shared leaf's
-        ``.grad``; return d(root_i)/d(inputs), shape (B, len(inputs)), for each sample i."""
+    @overload
+    def backward(
+        self, reduction: str = ..., *, accumulate: bool = ..., input_grads: Literal[True] = ...
+    ) -> NDArray[np.float64]: ...
+
+    @overload
+    def backward(self, reduction: str = ..., *, accumulate: bool = ..., input_grads: Literal[False]) -> None: ...
+
+    def backward(
+        self, reduction: str = "mean", *, accumulate: bool = True, input_grads: bool = True
+    ) -> NDArray[np.float64] | None:
+        """The batch ``"mean"`` (or ``"sum"``) of d(root)/d(leaf) for every shared leaf, into
+        ``param_grads`` and, with ``accumulate`` (the default), added to each leaf's ``.grad``.
+
+        Returns d(root_i)/d(inputs), shape (B, len(inputs)), for each sample i; with
+        ``input_grads=False`` returns None and skips the work that only they need.
+        """
         if reduction not in ("mean", "sum"):
             raise ValueError(f"BatchedGraph.backward(): reduction must be 'mean' or 'sum', got {reduction!r}")
-        return self._backward(1.0 / self._batch if reduction == "mean" and self._batch else 1.0)
+        scale = 1.0 / self._batch if reduction == "mean" and self._batch else 1.0
+        return self._backward(scale, accumulate=accumulate, input_grads=input_grads)
 
-    def _backward(self, scale: float) -> NDArray[np.float64]:
+    def _backward(self, scale: float, *, accumulate: bool = True, input_grads: bool = True) -> Any:
         """backward() with the shared leaves' batch sums multiplied by ``scale``."""
         np = self._np
-        if self._buffers is None:
+        if self._V is None:
             raise RuntimeError("BatchedGraph.backward(): call forward(batch) first")
-        V, C = self._buffers
-        GV = np.zeros_like(V)
-        GC = np.zeros_like(C)
-        root = self._rows.get(id(self.root))
-        if root is not None and id(self.root) in self._varying:
-            GV[root] = 1.0
-        elif root is not None:
-            GC[root, 0] = float(self._batch)  # the root is the same for every sample
+        V, C, GV, GC = self._V, self._C, self._GV, self._GC
+        self._seed_root(GV, GC)
+        code = self._backward_code if input_grads else self._backward_params_code
+        grads = self.param_grads
         with np.errstate(all="ignore"):
-            self._backward_code(V, C, GV, GC)
-            shared = GC[: len(self.params), 0] * scale if scale != 1.0 else GC[: len(self.params), 0]
-        for p, g in zip(self.params, shared.tolist()):
-            p.grad += g
-        return GV[: len(self.inputs)].T.copy()
+            code(V, C, GV, GC)
+            if not (self._finite and math.isfinite(GV.sum())):  # a product may have met inf or nan
+                self._seed_root(GV, GC)
+                self._exact[1 if input_grads else 2](V, C, GV, GC)
+            np.multiply(GC[: len(self.params), 0], scale, out=grads)
+            np.add(grads, 0.0, out=grads)  # eager's sums start from +0.0: a zero gradient is +0.0
+        if accumulate:
+            for p, g in zip(self.params, grads.tolist()):
+                p.grad += g
+        if not input_grads:
+            return None
+        return np.add(GV[: len(self.inputs)].T, 0.0)  # a fresh (B, inputs) array; -0.0 as eager's +0.0
+
+    def _seed_root(self, GV: Any, GC: Any) -> None:
+        root = self._rows[id(self.root)]
+        if id(self.root) in self._varying:
+            GV[root] = 1.0
+        else:
+            GC[root, 0] = float(self._batch)  # the root is the same for every sample
 
     def _as_batch(self, batch: ArrayLike) -> NDArray[np.float64]:
+        """``batch`` as float64, accepting what ``Value()`` accepts (real numbers: ints, floats,
+        Fractions, numpy reals; an int beyond float range is ±inf) and refusing the rest."""
         np = self._np
-        try:
-            data = np.asarray(batch, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"BatchedGraph.forward(): batch must be an array of real numbers, got {type(batch).__name__}: {error}"
-            ) from None
+        where = "BatchedGraph.forward()"
+        if isinstance(batch, np.ma.MaskedArray):
+            raise TypeError(f"{where}: batch is a masked array; its mask would be ignored (fill or drop the "
+                            "masked entries first)")
+        if isinstance(batch, np.ndarray) and batch.dtype.kind in "fiu":
+            data = batch.astype(np.float64, copy=False)
+        elif isinstance(batch, np.ndarray) and batch.dtype.kind != "O":
+            raise TypeError(f"{where}: batch must be an array of real numbers, got an array of dtype {batch.dtype}")
+        else:
+            data = self._from_objects(batch, where)
         width = len(self.inputs)
         if data.ndim != 2 or data.shape[1] != width or data.shape[0] < 1:
             raise ValueError(
-                f"BatchedGraph.forward(): batch must have shape (B, {width}) with B >= 1 "
+                f"{where}: batch must have shape (B, {width}) with B >= 1 "
                 f"(one column per input), got shape {data.shape}"
             )
         return data
+
+    def _from_objects(self, batch: Any, where: str) -> NDArray[np.float64]:
+        """A list (or object array) of numbers, each converted as ``Value()`` converts it."""
+        np = self._np
+        try:
+            cells = np.array(batch, dtype=object)
+        except ValueError:  # rows numpy cannot even line up
+            cells = None
+        if cells is None or (cells.ndim == 1 and any(isinstance(c, (list, tuple)) for c in cells.tolist())):
+            raise ValueError(f"{where}: batch must have shape (B, {len(self.inputs)}) with B >= 1 (one column "
+                             "per input), got rows of different lengths")
+        flat = cells.ravel().tolist()
+        try:
+            numbers = [ops.to_float(v, "") for v in flat]
+        except TypeError:
+            bad = next(v for v in flat if not ops.is_real(v))
+            message = f"{where}: batch must be an array of real numbers, got {type(bad).__name__}: {bad!r:.60}"
+            raise TypeError(message) from None
+        return np.array(numbers, dtype=np.float64).reshape(cells.shape)
 
     def __repr__(self) -> str:
         return (
@@ -541,19 +882,21 @@ _MAX_RUNS = 8  # a long fused node whose inputs need more runs of rows is gather
 def _plain_locals(gen: _Codegen, rule: Op, arity: int) -> list[int | str] | None:
     """A row's local derivatives when each is one of its inputs (its index: dot's d/dw_i is
     x_i) or a constant (its text: sum's 1.0), read off the traced row; else None."""
-    holes = tuple(_hole(gen, f"{{{i}}}") for i in range(arity + 1))
+    holes = tuple(_Sym(f"{{{i}}}", _ATOM, gen, True) for i in range(arity + 1))
+    position = {id(hole): i for i, hole in enumerate(holes[:arity])}
     try:
         locals_ = gen.trace(rule.local, holes)
     except Exception:
         return None
     plain: list[int | str] = []
     for x in locals_ if isinstance(locals_, tuple) else (locals_,):
+        i = position.get(id(x))  # an input passed through untouched (dot's d/dw_i = x_i)
+        if i is not None:
+            plain.append(i)
+            continue
         sym = gen.sym(x)
-        text = sym.text
-        if text.startswith("{") and text.endswith("}") and text[1:-1].isdigit() and int(text[1:-1]) < arity:
-            plain.append(int(text[1:-1]))
-        elif sym.plain and not text.startswith("{"):
-            plain.append(text)
+        if sym.plain and not sym.text.startswith("{"):
+            plain.append(sym.text)
         else:
             return None
     return plain
@@ -599,24 +942,49 @@ def _shared_leaves_in_use_order(groups: list[_Group], params: tuple[Value, ...])
     return tuple(ordered.values())
 
 
-def _discovery_rank(root: Value) -> dict[int, int]:
-    """Breadth-first rank from the root, parents in argument order: the members of a group
+def _discovery_rank(roots: Sequence[Value]) -> dict[int, int]:
+    """Breadth-first rank from the roots, parents in argument order: the members of a group
     sorted by it sit in the order their consumers list them (h0..h15 of a layer), so a
     consumer gathers them as one slice."""
-    rank = {id(root): 0}
-    queue = deque([root])
-    while queue:
-        node = queue.popleft()
-        for p in node.parents:
-            if id(p) not in rank:
-                rank[id(p)] = len(rank)
-                queue.append(p)
+    rank: dict[int, int] = {}
+    for root in roots:
+        if id(root) in rank:
+            continue
+        rank[id(root)] = len(rank)
+        queue = deque([root])
+        while queue:
+            node = queue.popleft()
+            for p in node.parents:
+                if id(p) not in rank:
+                    rank[id(p)] = len(rank)
+                    queue.append(p)
     return rank
 
 
-def _hole(gen: _Codegen, text: str) -> Any:
-    from .compile import _ATOM, _Sym
+def _joint_order(roots: Sequence[Value], seen: set[int]) -> list[Value]:
+    """The nodes (leaves too) under any of ``roots`` and not in ``seen``, parents before
+    children: each root's own order, skipping what is seen (``seen`` grows)."""
+    order: list[Value] = []
+    for root in roots:
+        if id(root) in seen:
+            continue
+        for node in topological_order(root, include_leaves=True):
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+    return order
 
+
+def _dependent_on(order: list[Value], sources: set[int]) -> set[int]:
+    """The ids of ``sources`` and of every node in ``order`` computed from one of them."""
+    dependent = set(sources)
+    for node in order:
+        if any(id(p) in dependent for p in node.parents):
+            dependent.add(id(node))
+    return dependent
+
+
+def _hole(gen: _Codegen, text: str) -> Any:
     return _Sym(text, _ATOM, gen, True)
 
 
@@ -652,21 +1020,23 @@ class _StackedForward:
 
         rule = self.rule
         if rule is ops.SUM:
-            return stacked.sum(axis=0)
+            return stacked.sum(axis=0, initial=-0.0)  # eager's sum starts at -0.0: -0.0 survives
         if rule is ops.DOT:
             n = len(stacked) // 2
-            total = (stacked[:n] * stacked[n : 2 * n]).sum(axis=0)
+            total = (stacked[:n] * stacked[n : 2 * n]).sum(axis=0, initial=-0.0)
             return total + stacked[-1] if len(stacked) % 2 else total
         function = partial(rule.array, np) if rule.array is not None else _elementwise(np, rule.forward, None)
         return function(*stacked)
 
 
-def compile_batched(root: Value, inputs: Sequence[Value]) -> BatchedGraph:
+def compile_batched(root: Value, inputs: Sequence[Value], *, watch: Sequence[Value] = ()) -> BatchedGraph:
     """Trace one sample's graph under ``root`` for batched execution with numpy.
 
     ``inputs``: the leaves that change per sample (features, targets), in the column order of
     the batches ``forward`` will get; every other leaf is a shared parameter.  Nodes with the
     same row at the same depth are computed together (a layer of ``dot`` nodes is one matrix
-    product).  Needs numpy (``pip install 'valuegrad[fast]'``).  See :class:`BatchedGraph`.
+    product).  ``watch``: more nodes to compute in ``forward`` (read them with ``values()``),
+    such as a model's outputs when the loss reads only some.  Needs numpy
+    (``pip install 'valuegrad[fast]'``).  See :class:`BatchedGraph`.
     """
-    return BatchedGraph(root, inputs)
+    return BatchedGraph(root, inputs, watch=watch)

@@ -55,21 +55,36 @@ _CLUSTER_COLORS = ("#c0392b", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a0
 #   would otherwise take Graphviz half a minute and be too big to look at;
 # * edge labels are real `label`s: dot reserves space for them (a virtual node), so they never
 #   overprint each other, unlike `headlabel`/`xlabel`, which are placed after layout (tried on
-#   the edges into a box: the numbers then float between unrelated edges);
+#   the edges into a box, and again for docs/mlp.png: the numbers piled up at the op's circle);
 # * an edge entering a box from outside (an input, or a layer's output going into the next
-#   layer) spans two columns (BOX_ENTRY_EDGE_ATTRS): the box's own parameters get a column of
-#   their own left of its op.  With one column, the parameters of layer 1 shared a column with
-#   layer 0's outputs; boxes cannot overlap, so dot put layer 1 below layer 0 (a diagonal);
-# * with boxes, a wider nodesep (BOXED_GRAPH_ATTRS) keeps edge labels that dot places next to a
-#   box (outside it) off the box's dashed border.
-GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.25", "ranksep": "0.3", "ordering": "in",
+#   layer) ends at an invisible point inside the box, in the column of the box's parameters,
+#   and a short labelled edge goes on from there to the op (_Inputs.add).  dot keeps edges
+#   from outside out of a box's columns: without the point an input's edge ran round the whole
+#   layer and came into the op from below, its label far from its head, and the inputs sank
+#   to the bottom of the first column.  The points are declared in the op's input order
+#   (w0, w1, x0, x1, b), so they sit among the parameters where `ordering=in` wants them;
+# * an input of the first column that enters no box spans two columns (BOX_ENTRY_EDGE_ATTRS):
+#   the parameters get a column of their own between the inputs and their op; so in a picture
+#   drawn top to bottom (the backprop demo) the inputs form the first row, the weights the
+#   second, and no edge runs along the bottom of a row of boxes;
+# * op circles have one size: 0.6 inch at least, and a long name (sigmoid) gets a smaller font
+#   so that it fits, instead of a circle three times as wide.  Not `fixedsize`: a caller that
+#   enlarges the font (animate.py's frames) gets circles that grow around the text rather than
+#   text running out of them;
+# * a wider nodesep (0.4 inch, from 0.25) keeps the labels of two edges into one op apart and
+#   edge labels next to a box off its dashed border;
+# * the legend hangs after the root on an invisible edge: on its own it was a separate
+#   component, which dot packed beside the graph, in the middle of the inputs' column.
+GRAPH_ATTRS = {"newrank": "true", "size": "100,100", "nodesep": "0.4", "ranksep": "0.3", "ordering": "in",
                "pad": "0.15"}
-BOXED_GRAPH_ATTRS = {"nodesep": "0.4"}
 BOX_ENTRY_EDGE_ATTRS = {"minlen": "2"}
 NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "12", "height": "0.3"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "fontcolor": "#a04000", "color": "#777777",
               "arrowsize": "0.7"}
-OP_NODE_ATTRS = {"shape": "circle", "width": "0.3", "margin": "0.02"}
+OP_NODE_ATTRS = {"shape": "circle", "width": "0.6", "margin": "0.02"}
+OP_FONT_SIZES = {1: "12", 2: "12", 3: "12", 4: "12", 5: "11", 6: "10", 7: "9", 8: "8"}
+"""Font size by the op name's length: every rule-table name fits the 0.6-inch circle, so every op has one size."""
+PORT_ATTRS = {"shape": "point", "width": "0.01", "style": "invis"}
 CLUSTER_ATTRS = {"style": "rounded,dashed", "fontname": "Helvetica", "fontsize": "13", "margin": "6"}
 
 
@@ -103,44 +118,39 @@ def _escape_char(ch: str) -> str:
     return ch
 
 
-def escape_record_text(text: str) -> str:
-    """``text`` as a literal field of a Graphviz record label.
+def escape_label(text: str, *, record: bool = False) -> str:
+    """``text`` as a literal Graphviz label: the one escaping path of every text that reaches DOT.
 
-    Records give ``{ } | < >`` meaning, escString gives backslashes meaning, and Graphviz
-    decodes HTML entities in every label, so ``&`` is written as an entity; spaces become
-    ``&#32;`` because the record parser drops a space that follows a non-ASCII character.
-    Double quotes are left to the graphviz package, which escapes them when quoting.
+    Value labels, op names, box titles and notes all pass through here (edge labels are our own
+    numbers), then through :func:`_quoted`, which writes the DOT string literal (it escapes
+    double quotes), so no label can end the string and add attributes (``q" URL=<...>`` stays
+    text).
+    Graphviz's escString gives backslashes meaning and Graphviz decodes HTML entities in every
+    label, so ``\\`` is doubled and ``&`` is written as an entity; control characters become
+    ``\\xNN`` text (they would break the image or the SVG's XML).  ``record=True`` is for a field of a
+    record label: ``{ } | < >`` are escaped too, and spaces become ``&#32;`` because the record
+    parser drops a space that follows a non-ASCII character.
     """
     out = []
     for ch in text:
         if ch == "\\":
             out.append("\\\\")
-        elif ch in "{}|<>":
-            out.append("\\" + ch)
         elif ch == "&":
             out.append("&amp;")
-        elif ch == " ":
-            out.append("&#32;")
         elif ch == "\n":
             out.append("\\n")
+        elif record and ch in "{}|<>":
+            out.append("\\" + ch)
+        elif record and ch == " ":
+            out.append("&#32;")
         else:
             out.append(_escape_char(ch))
     return "".join(out)
 
 
 def escape_label_text(text: str) -> str:
-    """``text`` as a literal plain (non-record) Graphviz label."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == "\n":
-            out.append("\\n")
-        else:
-            out.append(_escape_char(ch))
-    return "".join(out)
+    """:func:`escape_label` for a plain label: the spelling animate.py imports (one escaping path either way)."""
+    return escape_label(text)
 
 
 # -- which Values are drawn, in which order ---------------------------------------------------
@@ -327,12 +337,12 @@ def _legend_text(show_grad: bool, show_local_grads: bool, scale: float, any_nonf
         lines.append("edge label: local derivative d(out)/d(in)")
         lines.append("chain rule: grad(in) += grad(out) * edge label")
     # \l ends a left-justified line in Graphviz labels.
-    return "".join(escape_label_text(line) + "\\l" for line in lines)
+    return "".join(escape_label(line) + "\\l" for line in lines)
 
 
 def _value_record(label: str, data: float, grad: float | None, digits: int, *, stacked: bool = False) -> str:
     """A record: label, data, grad side by side; ``stacked`` puts them one above the other in LR graphs."""
-    fields = [escape_record_text(label)] if label else []
+    fields = [escape_label(label, record=True)] if label else []
     fields.append("data " + format_number(data, digits=digits))
     if grad is not None:
         fields.append("grad " + format_number(grad, digits=digits))
@@ -382,6 +392,60 @@ def _enters_box(tail_box: str | None, head_box: str | None) -> bool:
     return head_box is not None and (tail_box is None or not (tail_box == head_box or _inside(tail_box, head_box)))
 
 
+@dataclass
+class _Inputs:
+    """Draws the edges from an op's inputs into it (and the ports of edges that enter a box)."""
+
+    hubs: set[Value]
+    first_column: set[str]
+    cluster: dict[Value, str]
+    show_local_grads: bool
+    digits: int
+    uses: dict[Value, int] = field(default_factory=dict)  # copies of each hub handed out so far
+    missing: list[str] = field(default_factory=list)  # ops with an input that is not drawn
+    ports: list[tuple[_Node, str | None]] = field(default_factory=list)  # (port, node to declare it before)
+
+    def add(self, parts: _Parts, node: Value) -> None:
+        op_name = parts.names[node] + "op"
+        box = self.cluster.get(node)
+        enters = [_enters_box(self.cluster.get(parent), box) for parent in node.parents]
+        for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
+            tail = parts.names.get(parent)
+            if tail is None:
+                self.missing.append(op_name)
+                continue
+            if parent in self.hubs:
+                tail = parts.copies[tail][self.uses.get(parent, 0)]
+                self.uses[parent] = self.uses.get(parent, 0) + 1
+            attrs = {"label": format_number(_number(local), digits=self.digits)} if self.show_local_grads else {}
+            if enters[position]:
+                # The edge ends at a point inside the box, in the column of the box's parameters, and
+                # goes on to the op from there: dot keeps edges from outside out of a box's columns, so
+                # without the point it ran round the box and entered the op from below.
+                port = f"{op_name}in{position}"
+                later = [parts.names.get(p) for p, e in zip(node.parents[position + 1:], enters[position + 1:])
+                         if not e]
+                self.ports.append((_Node(port, "", dict(PORT_ATTRS), box), next(filter(None, later), None)))
+                parts.edges.append(_Edge(tail, port, {"arrowhead": "none"}))
+                tail = port
+            elif tail in self.first_column:
+                attrs.update(BOX_ENTRY_EDGE_ATTRS)
+            parts.edges.append(_Edge(tail, op_name, attrs, node, position))
+
+
+def _declare_ports(nodes: list[_Node], ports: list[tuple[_Node, str | None]]) -> list[_Node]:
+    """``nodes`` with each port declared just before its anchor: with ``ordering=in`` the ports then
+    sit among the box's parameters in the op's input order (w0, w1, x0, x1, b)."""
+    before: dict[str | None, list[_Node]] = {}
+    for port, anchor in ports:
+        before.setdefault(anchor, []).append(port)
+    declared: list[_Node] = []
+    for node in nodes:
+        declared.extend(before.pop(node.name, ()))
+        declared.append(node)
+    return declared + [port for left in before.values() for port in left]
+
+
 def _graph_parts(
     root: Value, *, show_grad: bool, show_local_grads: bool, rankdir: str, max_nodes: int,
     module: Any, cluster_by_module: bool, legend: bool, digits: int,
@@ -396,29 +460,20 @@ def _graph_parts(
     cluster = module_of if cluster_by_module else {}
     shown = _shown_labels(order, names, cluster)
     shown.update(_derived_names(order, shown))
-    if grads is None:
-        grads = {node: _number(node.grad) for node in order}
-    else:
-        grads = {node: grads.get(node, 0.0) for node in order}
-    if scale is None:
-        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+    grads = {node: _number(node.grad) if grads is None else grads.get(node, 0.0) for node in order}
+    scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0) if scale is None else scale
     fan_out = _fan_out(order)
-    # A network's layers are tall columns of parameters: stacked records keep such a picture
-    # about half as wide, so its text stays readable when shown at README width.
+    # A network's layers are tall columns of parameters: stacked records keep such a picture half as wide.
     stacked = module is not None and rankdir in ("LR", "RL")
 
     parts = _Parts(rankdir=rankdir)
     parts.names = {node: f"v{i}" for i, node in enumerate(order)}
     hubs = {node for node, count in fan_out.items() if count > HUB_FAN_OUT}
     parts.first_column = _module_inputs(order, names, module_of, parts.names)
-    first_column = set(parts.first_column)
-    missing_inputs: list[str] = []
-    uses = dict.fromkeys(hubs, 0)  # copies of each hub handed out so far
+    inputs = _Inputs(hubs, set(parts.first_column), cluster, show_local_grads, digits)
     for node in order:
         name = parts.names[node]
-        attrs = {"shape": "record"}
-        if show_grad:
-            attrs.update(style="filled", **_fill(grads[node], scale))
+        attrs = {"shape": "record", **({"style": "filled", **_fill(grads[node], scale)} if show_grad else {})}
         if not node.parents:
             attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
         label = _value_record(shown.get(node, ""), node.data, grads[node] if show_grad else None, digits,
@@ -430,41 +485,34 @@ def _graph_parts(
             parts.nodes.extend(_Node(copy, label, attrs, cluster.get(node)) for copy in copies)
         else:
             parts.nodes.append(_Node(name, label, attrs, cluster.get(node)))
-        if not node.parents:
-            continue
-        op_name = name + "op"
-        parts.nodes.append(_Node(op_name, escape_label_text(node.op), dict(OP_NODE_ATTRS), cluster.get(node)))
-        # An op whose result is a hub feeds its first copy: the bare name is never declared (it became a stray ellipse).
-        parts.edges.append(_Edge(op_name, parts.copies[name][0] if node in hubs else name, {}))
-        for position, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
-            tail = parts.names.get(parent)
-            if tail is None:
-                missing_inputs.append(op_name)
-                continue
-            if parent in hubs:
-                tail = parts.copies[tail][uses[parent]]
-                uses[parent] += 1
-            edge_attrs = {}
-            if show_local_grads:
-                edge_attrs["label"] = format_number(_number(local), digits=digits)
-            if tail in first_column or _enters_box(cluster.get(parent), cluster.get(node)):
-                edge_attrs.update(BOX_ENTRY_EDGE_ATTRS)
-            parts.edges.append(_Edge(tail, op_name, edge_attrs, node, position))
-
+        if node.parents:
+            op_attrs = {**OP_NODE_ATTRS, "fontsize": OP_FONT_SIZES.get(len(node.op), "6")}
+            parts.nodes.append(_Node(name + "op", escape_label(node.op), op_attrs, cluster.get(node)))
+            # An op whose result is a hub feeds its first copy: the bare name is never declared (a stray ellipse).
+            parts.edges.append(_Edge(name + "op", parts.copies[name][0] if node in hubs else name, {}))
+            inputs.add(parts, node)
+    parts.nodes = _declare_ports(parts.nodes, inputs.ports)
     if total > len(drawn):
         hidden = total - len(drawn)
         parts.nodes.append(_Node(
-            "more", escape_label_text(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
+            "more", escape_label(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
             {"shape": "note", "style": "dashed"}))
-        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(missing_inputs))
+        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(inputs.missing))
     if cluster_by_module:
         parts.cluster_labels = {path: path.rsplit(".", 1)[-1] or type(module).__name__
                                 for path in set(cluster.values())}
     if legend and (show_grad or show_local_grads):
         any_nonfinite = any(not math.isfinite(g) for g in grads.values())
-        parts.nodes.append(_Node("legend", _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits),
-                                 {"shape": "note", "fontsize": "10", "color": "#999999", "fontcolor": "#444444"}))
+        _add_legend(parts, parts.names[root], _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits))
     return parts
+
+
+def _add_legend(parts: _Parts, root_name: str, text: str) -> None:
+    parts.nodes.append(_Node("legend", text, {"shape": "note", "fontsize": "10", "color": "#999999",
+                                              "fontcolor": "#444444"}))
+    # Tied to the root by an invisible edge: on its own it was a separate component, which dot
+    # packed beside the graph (in the middle of the inputs' column); now it sits after the root.
+    parts.edges.append(_Edge(root_name, "legend", {"style": "invis"}))
 
 
 # -- DOT text -----------------------------------------------------------------------------------
@@ -511,7 +559,7 @@ def _cluster_lines(parts: _Parts) -> list[str]:
             lines.append("\t}\n")
         colour = _CLUSTER_COLORS[len(open_boxes) % len(_CLUSTER_COLORS)] if open_boxes else _CLUSTER_COLORS[0]
         label = parts.cluster_labels.get(path) or path.rsplit(".", 1)[-1] or "module"
-        attrs = {**CLUSTER_ATTRS, "label": escape_label_text(label), "color": colour, "fontcolor": colour}
+        attrs = {**CLUSTER_ATTRS, "label": escape_label(label), "color": colour, "fontcolor": colour}
         lines.append(f"\tsubgraph cluster_{number} {{\n")
         lines.extend(f"\t\t{key}={_quoted(value)}\n" for key, value in attrs.items())
         lines.extend(_node_line(node) for node in members.get(path, []))
@@ -528,8 +576,6 @@ def _write_dot(parts: _Parts) -> graphviz.Digraph:
     graphviz = _import_graphviz()
     graph = graphviz.Digraph("computation_graph")
     graph.attr(rankdir=parts.rankdir, **GRAPH_ATTRS)
-    if any(node.cluster is not None for node in parts.nodes):
-        graph.attr(**BOXED_GRAPH_ATTRS)
     if parts.first_column:
         graph.attr(remincross="false")  # keeps neurons and weights in module order after clustering
     graph.attr("node", **NODE_ATTRS)
@@ -625,24 +671,62 @@ def render_bytes(graph: graphviz.Digraph, format: str, *, where: str = "draw") -
 
 def output_path(path: str | os.PathLike[str], format: str, where: str) -> str:  # noqa: A002
     """``path`` as text with ``.format`` appended unless it already ends with it; TypeError naming ``where``."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
+    target = _path_text(path, where)
     if not target.lower().endswith("." + format):
         target += "." + format
     return target
 
 
-def draw(root: Value, path: str | os.PathLike[str], *, format: str = "png", **to_dot_options: Any) -> str:  # noqa: A002
+def _path_text(path: Any, where: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
+    return target
+
+
+# Extensions that name a file format: a path ending in one of these says what it wants written.
+_FORMAT_EXTENSIONS = frozenset({"png", "svg", "pdf", "gif", "html", "htm", "jpg", "jpeg", "webp", "bmp", "tif",
+                                "tiff", "eps", "ps", "gv", "dot", "json", "txt", "mp4"})
+
+
+def format_of_path(
+    path: str | os.PathLike[str], format: str | None, formats: tuple[str, ...], where: str,  # noqa: A002
+) -> str:
+    """The format to write ``path`` in: ``format`` if given, else the path's extension, else ``formats[0]``.
+
+    ValueError naming ``where`` for a format not in ``formats`` (given or taken from the extension)
+    and for an extension that contradicts an explicit ``format`` (``"g.svg"`` with ``format="png"``).
+    A path without a format extension (``"graph"``, ``"run.v2"``) gets ``.format`` appended by
+    :func:`output_path`.
+    """
+    extension = os.path.splitext(_path_text(path, where))[1][1:].lower()
+    named = extension if extension in _FORMAT_EXTENSIONS else None
+    if format is None:
+        format = named or formats[0]  # noqa: A001
+        if format not in formats:
+            raise ValueError(f"{where}: cannot write a .{extension} file; the formats are {', '.join(formats)} "
+                             f"(taken from the extension), got {str(path)!r}")
+    elif format not in formats:
+        raise ValueError(f"{where}: format must be one of {', '.join(formats)}, got {format!r}")
+    elif named is not None and named != format:
+        raise ValueError(f"{where}: the path {str(path)!r} ends in .{extension} but format={format!r}; "
+                         f"leave out format= (the extension decides) or make them agree")
+    return format
+
+
+def draw(
+    root: Value, path: str | os.PathLike[str], *, format: str | None = None,  # noqa: A002
+    **to_dot_options: Any,
+) -> str:
     """Write the computation graph of ``root`` as a png, svg or pdf image; return the file's path.
 
-    ``.png`` (or the format's extension) is appended unless ``path`` already ends with it.
-    Options are those of :func:`to_dot`.  Needs the Graphviz ``dot`` program.
+    The format is ``format`` or else the extension of ``path`` (``"g.svg"`` writes SVG); a path
+    without one gets ``.png`` (or ``.format``) appended.  An extension that contradicts ``format``
+    is a ValueError.  Options are those of :func:`to_dot`.  Needs the Graphviz ``dot`` program.
     """
-    if format not in FORMATS:
-        raise ValueError(f"draw(): format must be one of {', '.join(FORMATS)}, got {format!r}")
+    format = format_of_path(path, format, FORMATS, "draw()")  # noqa: A001
     target = output_path(path, format, "draw()")
     graph = to_dot(root, **to_dot_options)
     write_atomic(target, render_bytes(graph, format))

@@ -16,6 +16,7 @@ from .functional import (
     softmax,
     tanh,
 )
+from .idx import load_idx
 from .io import load, save
 from .matrix import LayerBackprop, backprop_matrices
 from .module import MLP, Layer, Module, Neuron
@@ -45,6 +46,7 @@ __all__ = [
     "functional",
     "hinge_loss",
     "load",
+    "load_idx",
     "log_softmax",
     "make_circles",
     "make_moons",

@@ -6,8 +6,6 @@ import math
 import random
 import sys
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import add
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from autograd import Value, compile_graph, no_grad
@@ -341,103 +339,293 @@ class _CompiledSteps:
         return graph.root.data, scores
 
 
+INSTALL_NUMPY = "backend='batched' needs numpy: pip install 'valuegrad[fast]' (or pip install numpy)"
+
+
+def _numpy(where: str) -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError(f"{where}: {INSTALL_NUMPY}") from None
+    return numpy
+
+
 class _BatchedSteps:
     """backend="batched": ONE sample's loss graph (features and targets as input leaves)
-    executed for the whole batch with ``autograd.compile_batched``.
+    executed for each whole batch with ``autograd.compile_batched``, on numpy arrays.
 
     The batch loss is the mean of the per-sample losses, which is what every named loss
     computes.  Targets that shape the graph (bce's exact 0 and 1, a callable classification
     loss's class labels) are baked in as constants: one graph per such value, each run on its
-    samples.  A callable loss must also be a mean over samples: the first batch checks it.
+    samples.  A callable loss gets its targets as Value leaves (one graph serves every
+    sample), so every batch is checked against the loss computed the eager way.
+
+    The parameters live in one float64 vector (the graph's own when its shared leaves are
+    the optimizer's parameters in order) trained by the optimizer's array twin; ``publish()``
+    writes it to the Values, ``refresh()`` reads them back (fit calls both around callbacks).
     """
 
-    def __init__(self, model: Module, task: _Task, where: str) -> None:
+    def __init__(self, model: Module, task: _Task, where: str, optimizer: Optimizer, data: _ArrayData) -> None:
         from autograd.batched import compile_batched
 
+        from .optim import array_optimizer
+
+        self.np = np = _numpy(where)
         self.compile = compile_batched
-        self.model = model
-        self.task = task
-        self.where = where
-        self.graphs: dict[Any, tuple[BatchedGraph, list[Value]]] = {}  # target key -> (graph, prediction nodes)
-        self.classes = 0
-        self.checked = task.named
+        self.model, self.task, self.where, self.optimizer, self.data = model, task, where, optimizer, data
+        self.graphs: dict[Any, _Graph] = {}  # target key -> graph
+        self.classes = data.width
+        self.vector = np.array([p.data for p in optimizer.params], dtype=np.float64)
+        self.grad = np.zeros_like(self.vector)
+        self.positions = {id(p): i for i, p in enumerate(optimizer.params)}
+        for key in dict.fromkeys(data.keys):
+            self._graph(key)
+        self.array = array_optimizer(optimizer, self.vector)
 
     def _key(self, target: Any) -> Any:
         """The constant a target bakes into the graph, or None if it is an input leaf."""
-        if isinstance(target, list):
-            return None
-        if target in self.task.spec.constant_targets:
-            return float(target)
-        if self.task.kind == "classification" and isinstance(target, int):
-            return target  # a callable loss may index or branch on the class label
-        return None
+        return _graph_key(self.task, target)
 
-    def _graph(self, key: Any, width: int, target: Any) -> tuple[BatchedGraph, list[Value]]:
+    def _graph(self, key: Any) -> _Graph:
         entry = self.graphs.get(key)
         if entry is None:
-            features = [Value(0.0) for _ in range(width)]
-            out = self.model(features)
-            preds = out if isinstance(out, list) else [out]
-            self.classes = len(preds)
-            if key is not None:
-                target_leaves: list[Value] = []
-                target_value: Any = key
+            entry = self.graphs[key] = self._trace(key)
+            if len(self.graphs) == 1 and entry.identity:  # train the graph's own vector
+                entry.graph.parameters[:] = self.vector
+                self.vector = entry.graph.parameters
             else:
-                example = _one_hot([target], self.classes)[0] if self.task.spec.one_hot else target
-                target_leaves = [Value(0.0) for _ in (example if isinstance(example, list) else [example])]
-                target_value = target_leaves if isinstance(example, list) else target_leaves[0]
-            loss = _run_loss(self.task, [out], [target_value])
-            entry = self.graphs[key] = (self.compile(loss, features + target_leaves), preds)
+                entry.identity = False  # its own copy, loaded from the vector before each run
         return entry
 
-    def _columns(self, key: Any, target: Any) -> list[float]:
-        if key is not None:
-            return []
-        if self.task.spec.one_hot and not isinstance(target, list):
-            return _one_hot([target], self.classes)[0]
-        return target if isinstance(target, list) else [target]
+    def _trace(self, key: Any) -> _Graph:
+        features = [Value(0.0) for _ in range(self.data.X.shape[1])]
+        out = self.model(features)
+        preds = out if isinstance(out, list) else [out]
+        target_leaves: list[Value] = []
+        target_value: Any = key
+        if key is None:
+            target_leaves = [Value(0.0) for _ in range(self.data.target_width)]
+            target_value = target_leaves if self.data.target_list else target_leaves[0]
+        try:
+            loss = _run_loss(self.task, [out], [target_value])
+        except (TypeError, AttributeError) as error:
+            if self.task.named:
+                raise
+            raise TypeError(
+                f"{self.where}: backend='batched' passes each target to a callable loss as a Value leaf "
+                f"(one graph serves every sample; eager passes floats), and loss {self.task.name!r} raised "
+                f"{type(error).__name__}: {error}; use backend='eager'"
+            ) from error
+        graph = self.compile(loss, features + target_leaves, watch=preds)
+        return _Graph(graph, preds, [self.positions.get(id(p)) for p in graph.params], len(self.vector))
 
-    def __call__(self, xs: Sequence[Any], ys: Sequence[Any], optimizer: Optimizer) -> StepResult:
-        import numpy as np
+    def epoch(self, order: list[int], batch_size: int) -> tuple[float, int]:
+        """One pass over the data in ``order``: (sum of batch losses x batch sizes, correct predictions)."""
+        np = self.np
+        indices = np.array(order, dtype=np.intp)
+        total, correct = 0.0, 0
+        for start in range(0, len(indices), batch_size):
+            batch = indices[start : start + batch_size]
+            loss, scores = self._forward(batch, check=not self.task.named)
+            self._step(batch)
+            total += loss * len(batch)
+            if self.task.classifies:
+                correct += self._correct(scores, batch)
+        return total, correct
 
-        size = len(xs)
-        by_key: dict[Any, list[int]] = {}
-        for i, t in enumerate(ys):
-            by_key.setdefault(self._key(t), []).append(i)
-        losses: list[float] = [0.0] * size
-        scores: list[Any] = [None] * size
-        runs = []
-        for key, members in by_key.items():
-            graph, preds = self._graph(key, len(xs[0]), ys[members[0]])
-            batch = np.array([list(xs[i]) + self._columns(key, ys[i]) for i in members], dtype=np.float64)
-            values = graph.forward(batch).tolist()
-            outputs = np.array([graph.values(p) for p in preds]).T.tolist()  # (samples, outputs)
-            for i, value, row in zip(members, values, outputs):
-                losses[i] = value
-                scores[i] = row if len(row) > 1 else row[0]
-            runs.append(graph)
-        # The mean as the losses take it (left to right, times 1/n), and each sample's
-        # gradient weighted by 1/n before it is summed into the parameters.
-        loss = reduce(add, losses, 0.0) * (1.0 / size) if size > 1 else losses[0]
-        if not self.checked:
-            self._check_mean(xs, ys, loss)
-        for graph in runs:
-            graph._backward(1.0 / size)
-        optimizer.step()
-        optimizer.zero_grad()
+    def _forward(self, batch: Any, *, check: bool) -> tuple[float, Any]:
+        """Every graph on its samples of ``batch``: the batch mean loss and the outputs (B, k)."""
+        np = self.np
+        size = len(batch)
+        losses = np.empty(size)
+        scores = np.empty((size, self.classes))
+        for key, where, members in self.data.split(batch):
+            entry = self._graph(key)
+            entry.load(self.vector)
+            losses[where] = entry.graph._run(self.data.columns(members, key is None), read_params=False)
+            scores[where] = entry.outputs()
+        loss = float(losses.sum()) * (1.0 / size) if size > 1 else float(losses[0])
+        if check:
+            self._check(scores, batch, loss)
         return loss, scores
 
-    def _check_mean(self, xs: Sequence[Any], ys: Sequence[Any], loss: float) -> None:
-        """A callable loss runs per sample here: refuse one that is not the mean over samples."""
+    def _step(self, batch: Any) -> None:
+        size = len(batch)
+        runs = [self.graphs[key] for key in self.data.keys_in(batch)]
+        if len(runs) == 1 and runs[0].identity:
+            runs[0].graph._backward(1.0 / size, accumulate=self.array is None, input_grads=False)
+            grad = runs[0].graph.param_grads
+        else:
+            grad = self.grad
+            grad.fill(0.0)
+            for entry in runs:
+                entry.graph._backward(1.0 / size, accumulate=self.array is None, input_grads=False)
+                entry.gather(grad)
+        if self.array is not None:
+            self.array.step(grad)
+            return
+        self.optimizer.step()  # an optimizer without an array twin: on the Values, as eager
+        self.optimizer.zero_grad()
+        self.refresh()
+
+    def _check(self, scores: Any, batch: Any, loss: float) -> None:
+        """The callable loss on this batch's outputs, computed the eager way, must equal the
+        batched mean: a loss that is not a mean, or branches on the data, is refused."""
+        preds = [[Value(v) for v in row] if len(row) > 1 else Value(row[0]) for row in scores.tolist()]
         with no_grad():
-            eager = _run_loss(self.task, [self.model(x) for x in xs], list(ys)).data
+            eager = _run_loss(self.task, preds, [self.data.targets[i] for i in batch.tolist()]).data
         if not math.isclose(eager, loss, rel_tol=1e-9, abs_tol=1e-12) and not (eager != eager and loss != loss):
             raise ValueError(
-                f"{self.where}: backend='batched' needs a loss that is the mean of per-sample losses; "
-                f"loss {self.task.name!r} gave {eager!r} on the first batch but its per-sample mean is "
-                f"{loss!r}; use backend='eager'"
+                f"{self.where}: backend='batched' needs a loss that is the mean of per-sample losses, the same "
+                f"computation for every sample; loss {self.task.name!r} gives {eager!r} on a batch where the graph "
+                f"traced from one sample gives {loss!r} (a sum, or a branch on the data such as on a target's "
+                f"value?); use backend='eager'"
             )
-        self.checked = True
+
+    def _correct(self, scores: Any, batch: Any) -> int:
+        task, data = self.task, self.data
+        if task.kind == "multiclass":
+            return int((scores.argmax(axis=1) == data.labels[batch]).sum())
+        if task.kind in ("binary", "signed"):
+            cut = 0.5 if task.kind == "binary" else 0.0
+            return int(((scores[:, 0] > task.threshold) == (data.labels[batch] > cut)).sum())
+        rows = scores.tolist() if scores.shape[1] > 1 else scores[:, 0].tolist()
+        return task.correct(rows, [data.targets[i] for i in batch.tolist()])
+
+    def evaluate(self, data: _ArrayData, chunk: int = 4096) -> tuple[float, float | None]:
+        """(mean loss, accuracy) on ``data`` with the current parameters, batched."""
+        total, correct = 0.0, 0
+        n = len(data.targets)
+        train, self.data = self.data, data
+        try:
+            for start in range(0, n, chunk):
+                batch = self.np.arange(start, min(n, start + chunk))
+                loss, scores = self._forward(batch, check=False)
+                total += loss * len(batch)
+                if self.task.classifies:
+                    correct += self._correct(scores, batch)
+        finally:
+            self.data = train
+        return total / n, (correct / n if self.task.classifies else None)
+
+    def publish(self) -> None:
+        """Write the trained vector (and the optimizer's state) into the Values and the optimizer."""
+        if self.array is None:
+            return
+        for p, value in zip(self.optimizer.params, self.vector.tolist()):
+            p.data = value
+        self.array.store(self.optimizer)  # type: ignore[arg-type]
+
+    def refresh(self) -> None:
+        """Read the Values (a callback may have edited the model or the optimizer) into the vector."""
+        from .optim import array_optimizer
+
+        self.vector[:] = [p.data for p in self.optimizer.params]
+        for entry in self.graphs.values():
+            entry.graph.read_params()
+        if self.array is not None:
+            self.array = array_optimizer(self.optimizer, self.vector)
+
+
+class _ArrayData:
+    """fit's data for the batched backend: X stays the caller's array (batches are X[idx]),
+    targets become arrays (one-hot rows by indexing an identity matrix)."""
+
+    def __init__(self, np: Any, X: Any, targets: list[Any], task: _Task, width: int) -> None:
+        self.np = np
+        self.X = X
+        self.targets = targets
+        self.width = width
+        codes = [_graph_key(task, t) for t in targets]
+        self.keys = list(dict.fromkeys(codes))
+        self.codes = np.array([self.keys.index(c) for c in codes], dtype=np.intp) if len(self.keys) > 1 else None
+        self.one_hot = task.spec.one_hot
+        self.target_list = self.one_hot or isinstance(targets[0], list)
+        if self.one_hot:
+            self.labels = np.array(targets, dtype=np.intp)
+            self.eye = np.eye(width)
+            self.target_width = width
+        else:
+            free = [t for t, c in zip(targets, codes) if c is None]
+            self.T = np.array([t if isinstance(t, list) else [t] for t in targets] if free else [[0.0]] * len(targets),
+                              dtype=np.float64)
+            self.target_width = self.T.shape[1]
+            if task.kind in ("binary", "signed"):  # one float per sample
+                self.labels = np.array(targets, dtype=np.float64)
+
+    def split(self, batch: Any) -> list[tuple[Any, Any, Any]]:
+        """(key, positions in the batch, sample indices) for each graph the batch needs."""
+        if self.codes is None:
+            return [(self.keys[0], slice(None), batch)]
+        codes = self.codes[batch]
+        out = []
+        for code in self.np.unique(codes).tolist():
+            where = codes == code
+            out.append((self.keys[code], where, batch[where]))
+        return out
+
+    def keys_in(self, batch: Any) -> list[Any]:
+        if self.codes is None:
+            return self.keys
+        return [self.keys[code] for code in self.np.unique(self.codes[batch]).tolist()]
+
+    def columns(self, members: Any, with_targets: bool) -> list[Any]:
+        """The input blocks of these samples: features, then the target columns (if leaves)."""
+        blocks = [self.X[members]]
+        if with_targets:
+            blocks.append(self.eye[self.labels[members]] if self.one_hot else self.T[members])
+        return blocks
+
+
+def _feature_array(np: Any, X: Any, model: Any, where: str) -> Any:
+    """X for the batched backend: a 2-D array of real numbers kept as it is, or rows made one."""
+    if isinstance(X, np.ndarray) and X.dtype.kind in "fiu":
+        if X.ndim != 2:
+            raise ValueError(f"{where}: X must be 2-D (samples x features), got an array with shape {X.shape}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"{where}: X is empty (shape {X.shape})")
+        if isinstance(X, np.ma.MaskedArray):
+            raise TypeError(f"{where}: X is a masked array; its mask would be ignored (fill or drop the entries first)")
+    else:
+        X = np.array(as_rows(X, where), dtype=np.float64)
+    _check_features([X[0]], model, where)
+    return X
+
+
+class _Graph:
+    """One traced graph of the batched backend and where its shared leaves sit in the optimizer's vector."""
+
+    def __init__(self, graph: BatchedGraph, preds: list[Value], positions: list[int | None], size: int) -> None:
+        import numpy as np
+
+        self.graph = graph
+        self.preds = preds
+        self.identity = positions == list(range(size))  # its vector can be the optimizer's (then it is)
+        mine = [i for i, pos in enumerate(positions) if pos is not None]
+        self.mine = np.array(mine, dtype=np.intp)  # its rows that the optimizer trains
+        self.theirs = np.array([positions[i] for i in mine], dtype=np.intp)  # and where they sit there
+        self.pred_rows = graph._row_block(preds)
+
+    def load(self, vector: Any) -> None:
+        if not self.identity:
+            self.graph.parameters[self.mine] = vector[self.theirs]
+
+    def gather(self, grad: Any) -> None:
+        grad[self.theirs] += self.graph.param_grads[self.mine]
+
+    def outputs(self) -> Any:
+        return self.graph._outputs(self.pred_rows, self.preds).T
+
+
+def _graph_key(task: _Task, target: Any) -> Any:
+    """The constant a target bakes into the batched graph, or None if it is an input leaf."""
+    if isinstance(target, list):
+        return None
+    if target in task.spec.constant_targets:
+        return float(target)
+    if task.kind == "classification" and isinstance(target, int):
+        return target  # a callable loss may index or branch on the class label
+    return None
 
 
 def _flatten(items: Sequence[Any]) -> list[Any]:
@@ -468,12 +656,14 @@ class _Training:
     """Everything fit() validated and prepared before the first epoch."""
 
     task: _Task
-    rows: list[list[float]]
+    rows: Any  # lists of floats, or (batched backend) the caller's 2-D array
     targets: list[Any]
-    validation: tuple[list[list[float]], list[Any]] | None
+    validation: tuple[Any, list[Any]] | None
     callbacks: list[Callback]
     optimizer: Optimizer
-    step: Callable[[Sequence[Any], Sequence[Any], Optimizer], StepResult]
+    step: Callable[[Sequence[Any], Sequence[Any], Optimizer], StepResult] | None
+    batched: _BatchedSteps | None = None
+    validation_arrays: _ArrayData | None = None
 
 
 def _choose_backend(backend: str, compiled: bool, where: str) -> str:
@@ -483,7 +673,19 @@ def _choose_backend(backend: str, compiled: bool, where: str) -> str:
         if backend not in ("eager", "compiled"):
             raise ValueError(f"{where}: compiled=True contradicts backend={backend!r}; pass only backend=")
         return "compiled"
+    if backend == "batched":
+        _numpy(where)  # here, with the install line, not from inside the first epoch
     return backend
+
+
+def _data(X: Any, y: Any, spec: _Task, model: Any, backend: str, where: str) -> tuple[Any, list[Any]]:
+    """The features (rows of floats; an array on the batched backend) and the checked targets."""
+    if backend == "batched":
+        features = _feature_array(_numpy(where), X, model, where)
+    else:
+        features = as_rows(X, where)
+        _check_features(features, model, where)
+    return features, spec.labels(y, len(features), where)
 
 
 def _prepare(
@@ -492,36 +694,32 @@ def _prepare(
 ) -> _Training:
     """Validate the arguments, normalise the data and targets, pick the step function."""
     spec = _make_task(loss, task, model, where)
-    rows = as_rows(X, where)
-    _check_features(rows, model, where)
-    targets = spec.labels(y, len(rows), where)
+    rows, targets = _data(X, y, spec, model, backend, where)
     validation = None
     if validation_data is not None:
         try:
             Xv, yv = validation_data
         except (TypeError, ValueError):
             raise ValueError(f"{where}: validation_data must be a pair (X_val, y_val)") from None
-        val_rows = as_rows(Xv, f"{where} validation_data")
-        _check_features(val_rows, model, f"{where} validation_data")
-        validation = (val_rows, spec.labels(yv, len(val_rows), f"{where} validation_data"))
+        validation = _data(Xv, yv, spec, model, backend, f"{where} validation_data")
     callbacks = list(callbacks or ())
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"{where}: every callback must be callable, got {type(cb).__name__}: {cb!r:.60}")
     with no_grad():  # the output width, once: the loss must suit it, and every label needs an output
-        width = _width(model(rows[0]))
+        width = _width(model(list(rows[0]) if backend != "batched" else rows[0].tolist()))
     spec.check_width(width, targets, where)
     if validation is not None:
         spec.check_width(width, validation[1], f"{where} validation_data")
     if optimizer is None:
         optimizer = Adam(model.parameters(), lr=DEFAULT_LR)
+    if backend == "batched":
+        np = _numpy(where)
+        batched = _BatchedSteps(model, spec, where, optimizer, _ArrayData(np, rows, targets, spec, width))
+        arrays = _ArrayData(np, *validation, spec, width) if validation is not None and spec.named else None
+        return _Training(spec, rows, targets, validation, callbacks, optimizer, None, batched, arrays)
     step: Callable[[Sequence[Any], Sequence[Any], Optimizer], StepResult]
-    if backend == "compiled":
-        step = _CompiledSteps(model, spec, where)
-    elif backend == "batched":
-        step = _BatchedSteps(model, spec, where)
-    else:
-        step = _EagerSteps(model, spec)
+    step = _CompiledSteps(model, spec, where) if backend == "compiled" else _EagerSteps(model, spec)
     return _Training(spec, rows, targets, validation, callbacks, optimizer, step)
 
 
@@ -531,10 +729,12 @@ def _run_epoch(training: _Training, order: list[int], batch_size: int, history: 
     n = len(rows)
     total = 0.0
     correct = 0
-    for start in range(0, n, batch_size):
+    if training.batched is not None:
+        total, correct = training.batched.epoch(order, batch_size)
+    for start in range(0, n if training.step is not None else 0, batch_size):
         batch = order[start : start + batch_size]
         ys = [targets[i] for i in batch]
-        loss_value, scores = training.step([rows[i] for i in batch], ys, training.optimizer)
+        loss_value, scores = training.step([rows[i] for i in batch], ys, training.optimizer)  # type: ignore[misc]
         total += loss_value * len(batch)
         if task.classifies:
             correct += task.correct(scores, ys)
@@ -544,8 +744,15 @@ def _run_epoch(training: _Training, order: list[int], batch_size: int, history: 
 
 def _end_epoch(training: _Training, model: Module, epoch: int, history: History, bar: Any) -> bool:
     """Validation, the progress bar and the callbacks after an epoch; True to stop."""
-    if training.validation is not None:
-        val_loss, val_accuracy = _evaluate(model, training.task, *training.validation)
+    if training.batched is not None:
+        training.batched.publish()  # the Values are current for validation and callbacks
+    if training.validation_arrays is not None and training.batched is not None:
+        val_loss, val_accuracy = training.batched.evaluate(training.validation_arrays)
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(val_accuracy)
+    elif training.validation is not None:
+        Xv, yv = training.validation
+        val_loss, val_accuracy = _evaluate(model, training.task, Xv.tolist() if hasattr(Xv, "tolist") else Xv, yv)
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_accuracy)
     if bar is not None:
@@ -555,6 +762,8 @@ def _end_epoch(training: _Training, model: Module, epoch: int, history: History,
     for cb in training.callbacks:  # every callback sees every epoch, even after one asked to stop
         if cb(epoch, history, model):
             stop = True
+    if training.batched is not None:
+        training.batched.refresh()  # a callback may have changed the model or the optimizer
     return stop
 
 
@@ -590,7 +799,11 @@ def fit(
     and replays it: the same numbers bit for bit, several times faster (not for ``"bce"`` or a
     callable); ``"batched"`` runs one sample's graph over the whole batch with numpy
     (``autograd.compile_batched``): the same results to ~1e-12, far faster on large batches;
-    every named loss, and callable losses that are a mean over samples.
+    every named loss, and callable losses that are a mean over samples.  There numpy ``X``
+    (N, F) and ``y`` ((N,) or (N, k)) stay arrays, and the parameters train in one float64
+    vector with the optimizer's array twin: ``Value.data`` is read when fit starts, written
+    after every epoch (before validation and the callbacks, whose edits are read back) and
+    when fit returns or raises; during an epoch it holds the last written values.
     """
     where = "fit()"
     backend = _choose_backend(backend, compiled, where)  # type: ignore[assignment]
@@ -611,6 +824,8 @@ def fit(
                 history.stopped_epoch = epoch
                 break
     finally:
+        if training.batched is not None:
+            training.batched.publish()
         if bar is not None:
             bar.close()
     return history

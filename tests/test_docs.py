@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from autograd import render
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
@@ -135,8 +137,9 @@ NOT_RUN = {
     "python -m valuegrad bench --sections a": (
         "a full-size (a) with micrograd, 7 repetitions (~1 minute on 2 busy cores); `bench --quick` runs the same code"
     ),
-    "for demo in moons regression spiral; do python -m valuegrad demo $demo --out docs --no-progress; done": (
-        "the three demos it loops over run with the same options from the README's commands (~1 minute more)"
+    "python -m valuegrad.pictures docs": (
+        "redraws every picture in docs/ and reruns every demo, `valuegrad demo` twice included, to record"
+        " docs/figures.json (minutes); the README's commands run each demo"
     ),
 }
 
@@ -402,6 +405,405 @@ def test_performance_goals_quote_the_results_file():
         assert figure, goal
         verdict = "met" if goal["met"] else "NOT MET"
         assert f"{verdict} ({figure[1]}" in text, f"docs/performance.md should say `{verdict} ({figure[1]}`"
+
+
+# -- figures quoted from the recorded demo runs, the results file and the pictures ---------------
+#
+# docs/figures.json is written by `python -m valuegrad.pictures docs`, the run that also draws the
+# pictures in docs/: every demo's command, printed lines and CPU seconds, and `make demo`'s time.
+# Each quoted figure below is named by a pattern (its groups are the figures, in the page's text
+# with whitespace collapsed) and where it comes from.  A page that no longer shows the pattern
+# fails too: rewording a sentence means updating its entry here, not losing the check.
+
+FIGURES = ROOT / "docs" / "figures.json"
+
+
+def _figures() -> dict:
+    return json.loads(FIGURES.read_text(encoding="utf-8"))
+
+
+def printed(run: str, pattern: str, group: int = 1):
+    """The number a recorded run printed on the first line matching ``pattern``."""
+    def value(figures: dict, results: dict) -> float:
+        for line in figures["runs"][run]["output"]:
+            match = re.search(pattern, line)
+            if match:
+                return float(match[group])
+        raise AssertionError(f"the recorded run {run!r} printed no line matching {pattern!r}")
+    return value
+
+
+def cpu(run: str):
+    return lambda figures, results: figures["runs"][run]["cpu_seconds"]
+
+
+def make_demo(key: str):
+    return lambda figures, results: figures["make_demo"][key]
+
+
+def micrograd_gc(key: str):
+    return lambda figures, results: figures["micrograd_gc"][key] * 1e3
+
+
+def micrograd_gc_share(figures: dict, results: dict) -> float:
+    return 100 * (1 - figures["micrograd_gc"]["gc_off"] / figures["micrograd_gc"]["gc_on"])
+
+
+def fit_backends(workload: str, key: str):
+    return lambda figures, results: figures["fit_backends"][workload][key] * 1e3
+
+
+def compile_max_nodes() -> int:
+    from autograd import compile as compile_module
+
+    return compile_module.MAX_NODES
+
+
+def save_load(key: str):
+    return lambda figures, results: figures["save_load"][key]
+
+
+def rendering(key: str):
+    return lambda figures, results: figures["rendering"][key]
+
+
+def modes_table(figures: dict) -> dict[int, dict[str, float]]:
+    """The modes demo's printed table: n -> column name -> number."""
+    lines = figures["runs"]["modes"]["output"]
+    header = next(line.split() for line in lines if line.split()[:1] == ["n"])
+    # "n pass ms reverse ms jvps ms FD ms rev/pass rev err jvp err FD err": the names are word pairs but rev/pass
+    columns = [" ".join(header[i:i + 2]) for i in (1, 3, 5, 7)] + ["rev/pass"] + [" ".join(header[i:i + 2])
+                                                                                for i in (10, 12, 14)]
+    table = {}
+    for line in lines:
+        cells = line.split()
+        if len(cells) == 9 and cells[0].isdigit():
+            table[int(cells[0])] = dict(zip(columns, map(float, cells[1:])))
+    return table
+
+
+def modes(n: int, column: str, scale: float = 1.0):
+    return lambda figures, results: modes_table(figures)[n][column] * scale
+
+
+def modes_ratio(n: int, column: str):
+    return lambda figures, results: modes_table(figures)[n][column] / modes_table(figures)[n]["reverse ms"]
+
+
+def modes_extreme(function, *columns: str):
+    return lambda figures, results: function(row[c] for row in modes_table(figures).values() for c in columns)
+
+
+def bench(*path: str, scale: float = 1.0):
+    def value(figures: dict, results: dict) -> float:
+        found = results
+        for key in path:
+            found = found[key]
+        return found * scale
+    return value
+
+
+def bench_ratio(section: str, numerator: str, denominator: str):
+    return lambda figures, results: (results[section][numerator]["median"] / results[section][denominator]["median"])
+
+
+def largest_spread(figures: dict, results: dict) -> float:
+    spreads = [entry["spread_pct"] for section in results.values() if isinstance(section, dict)
+               for group in (section, *[v for v in section.values() if isinstance(v, dict)])
+               for entry in group.values() if isinstance(entry, dict) and "spread_pct" in entry]
+    return max(spreads)
+
+
+def backprop_largest_difference(figures: dict, results: dict) -> float:
+    rows = [line.split() for line in figures["runs"]["backprop"]["output"]]
+    return max(float(row[4]) for row in rows if len(row) == 5 and row[0] in ("w1", "w2", "w3", "w4", "w5", "w6",
+                                                                              "b1", "b2", "b3"))
+
+
+def finite_differences_cheaper_up_to(figures: dict, results: dict) -> float:
+    table = modes_table(figures)
+    return max(n for n, row in table.items() if row["FD ms"] < row["reverse ms"])
+
+
+DEMO_ROW = r"\| `{}` \|[^|]*\| "
+QUOTED_FIGURES = [
+    ("README.md", r"`make demo` runs in about ([\d.]+) s of CPU time \(([\d.]+) s wall clock",
+     [make_demo("cpu_seconds"), make_demo("wall_seconds")]),
+    ("README.md", DEMO_ROW.format("moons") + r"training ([\d.]+)%, held-out ([\d.]+)% \| ([\d.]+) s \|",
+     [printed("moons", r"training accuracy ([\d.]+)%"), printed("moons", r"held-out accuracy ([\d.]+)%"),
+      cpu("moons")]),
+    ("README.md", DEMO_ROW.format("moons --optimizer sgd") + r"training ([\d.]+)%, held-out ([\d.]+)% \| ([\d.]+) s \|",
+     [printed("moons --optimizer sgd", r"training accuracy ([\d.]+)%"),
+      printed("moons --optimizer sgd", r"held-out accuracy ([\d.]+)%"), cpu("moons --optimizer sgd")]),
+    ("README.md", DEMO_ROW.format("regression") + r"MSE ([\d.]+) \| ([\d.]+) s \|",
+     [printed("regression", r"mean squared error ([\d.e-]+)"), cpu("regression")]),
+    ("README.md", DEMO_ROW.format("spiral") + r"training ([\d.]+)%, held-out ([\d.]+)% \| ([\d.]+) s \|",
+     [printed("spiral", r"training accuracy ([\d.]+)%"), printed("spiral", r"held-out accuracy ([\d.]+)%"),
+      cpu("spiral")]),
+    ("README.md", DEMO_ROW.format("digits") + r"held-out ([\d.]+)% \((\d+) digits\) \| ([\d.]+) s \|",
+     [printed("digits", r"held-out accuracy ([\d.]+)%"), printed("digits", r"\((\d+) digits"), cpu("digits")]),
+    ("README.md", r"spreads up to (\d+)%", [largest_spread]),
+    ("README.md", r"the floor of \(a\) ([\d.]+) ms", [bench("mlp_step", "plain floats", "median", scale=1e3)]),
+    ("docs/demos.md", r"the largest difference printed is ([\d.e-]+);", [backprop_largest_difference]),
+    ("docs/demos.md", r"SGD step \(cost ([\d.]+) → ([\d.]+) with lr 0.5\)",
+     [printed("backprop", r"cost before ([\d.]+)"), printed("backprop", r"after ([\d.]+)")]),
+    ("docs/demos.md", r"mean squared error ([\d.]+) after 300 epochs",
+     [printed("regression", r"mean squared error ([\d.e-]+)")]),
+    ("docs/demos.md", r"Adam lr 0.02: ([\d.]+)% training accuracy",
+     [printed("spiral", r"training accuracy ([\d.]+)%")]),
+    ("docs/demos.md", r"scikit-learn's ([\d,]+) handwritten digits",  # training (the benchmark's (g)) + held out
+     [lambda figures, results: results["digits_epoch"]["_info"]["samples"]
+      + printed("digits", r"\((\d+) digits")(figures, results)]),
+    ("docs/demos.md", r"held-out accuracy ([\d.]+)% after 30 epochs, ([\d.]+) s of training",
+     [printed("digits", r"held-out accuracy ([\d.]+)%"), printed("digits", r"training ([\d.]+) s")]),
+    ("docs/modes.md", r"([\d.]+)× the forward pass at n = 256 and ([\d.]+)× at n = 512",
+     [modes(256, "rev/pass"), modes(512, "rev/pass")]),
+    ("docs/modes.md", r"\| forward pass only \(Values\) \| ([\d.]+) ms \| ([\d.]+)× \|",
+     [modes(512, "pass ms"), modes_ratio(512, "pass ms")]),
+    ("docs/modes.md", r"\| reverse mode: forward \+ `backward\(\)` \| ([\d.]+) ms \|", [modes(512, "reverse ms")]),
+    ("docs/modes.md", r"\| forward mode: 512 `jvp`s \| ([\d.]+) s \| (\d+)× \|",
+     [modes(512, "jvps ms", 1e-3), modes_ratio(512, "jvps ms")]),
+    ("docs/modes.md", r"\| central differences: 1024 float evaluations \| ([\d.]+) ms \| ([\d.]+)× \|",
+     [modes(512, "FD ms"), modes_ratio(512, "FD ms")]),
+    ("docs/modes.md", r"up to n = (\d+) here", [finite_differences_cheaper_up_to]),
+    ("docs/modes.md", r"error lies between ([\d.e-]+) and ([\d.e-]+) in the recorded run",
+     [modes_extreme(min, "FD err"), modes_extreme(max, "FD err")]),
+    ("docs/modes.md", r"exact gradient to within rounding \(at most ([\d.e-]+)\)",
+     [modes_extreme(max, "rev err", "jvp err")]),
+    ("docs/engine.md", r"takes \*\*(\d+) bytes\*\* there in the recorded run",
+     [bench("bytes_per_node", "valuegrad eager")]),
+    ("docs/performance.md", r"it was ([\d.]+) ms vs ([\d.]+) ms per epoch \(compiled vs eager",
+     [bench("fit_epoch", "valuegrad compiled", "median", scale=1e3),
+      bench("fit_epoch", "valuegrad eager", "median", scale=1e3)]),
+    ("docs/performance.md", r"it was (\d+) for batched, (\d+) for torch, (\d+) for the floor and (\d+) for eager",
+     [bench("batched_step", "_info", "steps_per_block", engine) for engine in
+      ("valuegrad batched", "torch float64", "plain floats", "valuegrad eager")]),
+    ("docs/performance.md", r"the hinge counts (\d+) of the 100 samples",
+     [bench("batched_step", "_info", "active_samples")]),
+    ("docs/performance.md", r"where (\d+) samples count, the floor's step took ([\d.]+) ms in the same run: "
+                            r"batched is ([\d.]+)x faster there",
+     [bench("batched_step", "_info", "trained_active_samples"),
+      bench("batched_step", "plain floats after 50 steps", "median", scale=1e3),
+      bench_ratio("batched_step", "plain floats after 50 steps", "valuegrad batched")]),
+    ("docs/performance.md", r"measured eager at ([\d.]+)x micrograd in the same run",
+     [bench_ratio("batched_step", "micrograd", "valuegrad eager")]),
+    ("docs/performance.md", r"the plain-float floor of \(a\) was ([\d.]+) ms",
+     [bench("mlp_step", "plain floats", "median", scale=1e3)]),
+    ("docs/performance.md", r"reach (\d+)% \(a few samples", [largest_spread]),
+    ("docs/rendering.md", r"a graph of ([\d,]+) Values \(a 50,000-op chain times a 50,000-input fused `sum`\) "
+                          r"gives its 500-Value summary in ([\d.]+) s \(`max_nodes=5000`: ([\d.]+) s; all ([\d,]+) "
+                          r"Values with `max_nodes=10\*\*6`: ([\d.]+) s of DOT text, ([\d.]+) MB\); rendering the "
+                          r"500-Value summary to SVG with `dot` takes ([\d.]+) s",
+     [rendering(key) for key in ("values", "to_dot_500", "to_dot_5000", "values", "to_dot_all",
+                                 "to_dot_all_megabytes", "svg_of_500")]),
+    ("docs/rendering.md", r"`DOT_TIMEOUT` \((\d+) s\)", [lambda figures, results: render.DOT_TIMEOUT]),
+    ("docs/nn.md", r"a ([\d,]+)-parameter `MLP\(64, \[256, 256, 64\]\)` \(a ([\d.]+) MB file\) saved in ([\d.]+) s "
+                   r"and loaded in ([\d.]+) s",
+     [save_load(key) for key in ("parameters", "megabytes", "save", "load")]),
+    ("docs/nn.md", r"the network starts nearly linear \(about (\d+)% on moons\)",
+     [lambda figures, results: 100 * _mean_after(figures["moons_scaling"]["[0, 1]"]["0.05"], 5)]),
+    ("docs/nn.md", r"took ([\d.]+) ms eager and ([\d.]+) ms compiled in the recorded benchmark run",
+     [bench("fit_epoch", "valuegrad eager", "median", scale=1e3),
+      bench("fit_epoch", "valuegrad compiled", "median", scale=1e3)]),
+    ("docs/nn.md", r"against ([\d,]+) ms for micrograd", [bench("fit_epoch", "micrograd", "median", scale=1e3)]),
+    ("docs/performance.md", r"\(([\d.]+) ms per step of \(a\) with GC on vs ([\d.]+) ms with it off: (\d+)%",
+     [micrograd_gc("gc_on"), micrograd_gc("gc_off"), micrograd_gc_share]),
+    ("README.md", r"micrograd spends most of its step, (\d+)% in the recorded run", [micrograd_gc_share]),
+    ("docs/performance.md", r"each node costs (\d+) bytes", [bench("bytes_per_node", "micrograd")]),
+    ("docs/performance.md", r"the first compiled epoch took ([\d.]+) ms, compiling included, and later ones "
+                            r"([\d.]+) ms against ([\d.]+) ms eager",
+     [fit_backends("moons mse", key) for key in ("compiled_first_epoch", "compiled_epoch", "eager_epoch")]),
+    ("docs/performance.md", r"`\"bce_with_logits\"` \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms \|",
+     [fit_backends("moons bce_with_logits", key) for key in ("eager_epoch", "compiled_first_epoch", "compiled_epoch")]),
+    ("docs/performance.md", r"`\"cross_entropy\"` \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms \|",
+     [fit_backends("spiral cross_entropy", key) for key in ("eager_epoch", "compiled_first_epoch", "compiled_epoch")]),
+    ("docs/performance.md", r"Compiling is mostly CPython's own `compile\(\)`: ([\d.]+) s for the ([\d,]+)-node step "
+                            r"graph of \(a\), which becomes ([\d,]+) lines",
+     [lambda figures, results: figures["compile_graph"]["seconds"],
+      lambda figures, results: figures["compile_graph"]["nodes"],
+      lambda figures, results: figures["compile_graph"]["lines"]]),
+    ("docs/performance.md", r"`autograd.compile.MAX_NODES = ([\d_]+)`", [lambda figures, results: compile_max_nodes()]),
+    ("docs/performance.md", r"\| ([\d,]+) interior valuegrad nodes",
+     [bench("mlp_step", "_info", "interior_nodes_valuegrad")]),
+    ("docs/performance.md", r"10⁵ nodes; ([\d,]+) reachable from the root", [bench("ns_per_node", "_info",
+                                                                                   "reachable_from_root")]),
+    ("docs/performance.md", r"\| (\d+) nodes in one sample's graph, (\d+) array groups \|",
+     [bench("batched_step", "_info", "nodes"), bench("batched_step", "_info", "groups")]),
+    ("docs/performance.md", r"\| ([\d,]+) training digits; eager is timed on the first (\d+)",
+     [bench("digits_epoch", "_info", "samples"), bench("digits_epoch", "_info", "eager_timed_on")]),
+    ("docs/performance.md", r"fails at depth (\d+) \(Python's recursion limit is (\d+)\)",
+     [bench("deepest_chain", "micrograd", "deepest"), bench("deepest_chain", "micrograd", "recursion_limit")]),
+    ("docs/engine.md", r"against (\d+) for micrograd", [bench("bytes_per_node", "micrograd")]),
+    ("docs/engine.md", r"backpropagated the same depth in ([\d.]+) s in the recorded run",
+     [bench("deepest_chain", "valuegrad eager", "seconds")]),
+    ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
+    ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
+     [lambda figures, results: render.NOTEBOOK_MAX_NODES]),
+    ("docs/rendering.md", r"300-term sum `x\+x\+…\+x` runs in ([\d.]+) s, the 2,000-term sum \(200 Values drawn; the "
+                          r"most operators an expression may have\) in ([\d.]+) s",
+     [rendering("graph_sum_300"), rendering("graph_sum_2000")]),
+    ("docs/rendering.md", r"renders the neuron above in ([\d.]+) s \(png\), ([\d.]+) s \(svg\) and ([\d.]+) s \(pdf\)",
+     [rendering("neuron_png"), rendering("neuron_svg"), rendering("neuron_pdf")]),
+]
+
+
+def _same_figure(quoted: str, actual: float) -> bool:
+    """``quoted`` is ``actual`` as printed: rounded to its decimals, or to its significant digits (5.6e-17)."""
+    quoted = quoted.replace(",", "")
+    if "e" in quoted:
+        digits = len(quoted.split("e")[0].replace(".", "").lstrip("-0")) or 1
+        return float(f"{actual:.{digits}g}") == float(quoted)
+    return _agrees(quoted, actual)
+
+
+def check_quoted_figures(texts: dict[str, str], figures: dict, results: dict) -> list[str]:
+    """Every QUOTED_FIGURES entry against the recorded runs; the disagreements (and patterns gone from a page)."""
+    problems = []
+    for page, pattern, sources in QUOTED_FIGURES:
+        found = re.findall(pattern, texts[page])
+        if not found:
+            problems.append(f"{page}: no longer says /{pattern}/: update QUOTED_FIGURES with the new wording")
+        for quoted in found:
+            quoted = (quoted,) if isinstance(quoted, str) else quoted
+            for figure, source in zip(quoted, sources):
+                actual = source(figures, results)
+                if not _same_figure(figure, actual):
+                    problems.append(f"{page}: quotes {figure} in /{pattern}/, the recorded run has {actual!r}")
+    return problems
+
+
+def _page_texts() -> dict[str, str]:
+    return {page_id(page): " ".join(page.read_text(encoding="utf-8").split()) for page in PAGES}
+
+
+def test_quoted_figures_come_from_the_recorded_runs():
+    """Demo outputs, demo and `make demo` times, modes timings and benchmark prose: as recorded."""
+    assert check_quoted_figures(_page_texts(), _figures(), _results()) == []
+
+
+def test_quoted_figures_check_catches_a_wrong_figure():
+    """Change one recorded number (or one quoted one) and the check names the page, the figure and the run's."""
+    figures, results, texts = _figures(), _results(), _page_texts()
+    figures["runs"]["spiral"]["output"] = [line.replace("training accuracy ", "training accuracy 1")
+                                           for line in figures["runs"]["spiral"]["output"]]
+    problems = check_quoted_figures(texts, figures, results)
+    assert [p.split(":")[0] for p in problems] == ["README.md", "docs/demos.md"]
+    assert all("quotes 99.2 in" in p and "the recorded run has 199.2" in p for p in problems)
+    texts["docs/modes.md"] = texts["docs/modes.md"].replace("up to n = ", "up to n = 1")
+    assert any(p.startswith("docs/modes.md: quotes 1") for p in check_quoted_figures(texts, _figures(), results))
+    texts["docs/engine.md"] = texts["docs/engine.md"].replace("there in the recorded run", "there")
+    assert any("no longer says" in p for p in check_quoted_figures(texts, _figures(), results))
+
+
+def test_figures_file_names_its_run():
+    """The record says when, where and at which commit it was made, and every run in it succeeded."""
+    figures = _figures()
+    assert re.fullmatch(r"[0-9a-f]{40}", figures["commit"] or "") and figures["date"][:4].isdigit()
+    assert figures["machine"]["python"].startswith("CPython")
+    assert all(run["status"] == 0 and run["output"] for run in figures["runs"].values())
+    from valuegrad.pictures import DEMOS, OTHER_RUNS
+    assert set(figures["runs"]) == {*DEMOS, *OTHER_RUNS}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (bytes 16-24)."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+PICTURE_SIZE = re.compile(r"`(?:docs/)?([\w-]+\.png)`[^\n]*?(\d{2,5}) × (\d{2,5})")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_quoted_picture_sizes_are_the_files(page):
+    """A picture's size in a page (`docs/mlp.png` | 2181 × 1483) is what the committed PNG's header says."""
+    for name, width, height in PICTURE_SIZE.findall(page.read_text(encoding="utf-8")):
+        assert png_size(ROOT / "docs" / name) == (int(width), int(height)), f"{page_id(page)}: {name}"
+
+
+def test_picture_size_pattern_finds_the_rendering_table():
+    text = (ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
+    assert {name for name, _, _ in PICTURE_SIZE.findall(text)} >= {"mlp.png", "backprop_graph.png"}
+
+
+# docs/nn.md's "Measured" section: tables and sentences rebuilt from the recorded runs, word for word.
+
+def _percent(fraction: float) -> str:
+    """96.4%, 99.95%, 100%: a mean of accuracies to two decimals of a percent, trailing zeros dropped."""
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _epoch_reaching(accuracies: list[float], goal: float = 0.97) -> int | None:
+    return next((epoch for epoch, accuracy in enumerate(accuracies, 1) if accuracy >= goal), None)
+
+
+def _mean_after(runs: list[list[float]], epochs: int) -> float:
+    return sum(run[epochs - 1] for run in runs) / len(runs)
+
+
+def moons_scaling_lines(figures: dict) -> list[str]:
+    """The rows and sentences of docs/nn.md's "Measured" section, rebuilt from the recorded runs."""
+    record = figures["moons_scaling"]
+    lines = []
+    for lr, label in (("0.05", "0.05"), ("0.01", "0.01 (fit's default)")):
+        runs = record["[-1, 1]"][lr]
+        reached = [_epoch_reaching(run[:40]) for run in runs]
+        shown = ", ".join(str(r) if r else "-" for r in reached)
+        means = " / ".join(_percent(_mean_after(runs, e)) for e in (5, 10, 20, 40))
+        lines.append(f"| {label} | {sum(r is not None for r in reached)} / {len(runs)} | {shown} "
+                     f"(max {max(r for r in reached if r)}) | {means} |")
+    for lr in ("0.05", "0.01"):
+        runs = record["[0, 1]"][lr]
+        reached = [r for r in (_epoch_reaching(run[:40]) for run in runs) if r]
+        at = f"at epochs {min(reached)}-{max(reached)}" if len(reached) > 1 else f"at epoch {reached[0]}"
+        means = " / ".join(_percent(_mean_after(runs, e)) for e in (5, 10, 20, 40))
+        lines.append(f"| {lr} | {len(reached)} / {len(runs)} ({at}) | {means} | "
+                     f"{_percent(min(run[39] for run in runs))} |")
+    runs = record["[0, 1]"]["0.05"]
+    reached = [_epoch_reaching(run) for run in runs]
+    found = sorted(r for r in reached if r)
+    median = found[len(found) // 2] if len(found) % 2 else (found[len(found) // 2 - 1] + found[len(found) // 2]) / 2
+    fast = [_epoch_reaching(run[:40]) for run in record["[-1, 1]"]["0.05"]]
+    lines.append(f"Given {len(runs[0])} epochs at lr 0.05, the [0, 1] runs reach 97% for {len(found)} of {len(runs)} "
+                 f"seeds, at epochs {', '.join(str(r) if r else '-' for r in reached)} (median {median:g}, against "
+                 f"{min(fast)}-{max(fast)} for [-1, 1])")
+    for seed, epoch in enumerate(reached):
+        if epoch is None:
+            lines.append(f"seed {seed} is still at {_percent(runs[seed][-1])} after {len(runs[seed])} epochs")
+    slowest = max(_epoch_reaching(run[:40]) for run in record["[-1, 1]"]["0.01"])
+    lines.append(f"it reaches 97% on moons within {slowest} epochs for all {len(runs)} seeds measured below")
+    return lines
+
+
+def _short(x: float) -> str:
+    """One significant digit in the docs' exponent style: 6e-5, 2e-4."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def sine_regression_lines(figures: dict) -> list[str]:
+    record = figures["sine_regression"]
+    mse, loss = record["mse"], record["training_loss"]
+    return [
+        f"100 epochs: `evaluate()` MSE {', '.join(f'{run[99]:.2g}' for run in mse)} for seeds 0, 1, 2 (epoch-average "
+        f"training loss {', '.join(f'{run[99]:.2g}' for run in loss)}); after 300 epochs "
+        f"{', '.join(_short(run[299]) for run in mse)}.",
+    ]
+
+
+def test_nn_measured_section_is_rebuilt_from_the_recorded_runs():
+    text = _page_texts()["docs/nn.md"]
+    figures = _figures()
+    missing = [line for line in moons_scaling_lines(figures) + sine_regression_lines(figures) if line not in text]
+    assert missing == [], "docs/nn.md should say, as recorded in docs/figures.json:\n" + "\n".join(missing)
+
+
+def test_nn_measured_check_catches_a_changed_run():
+    figures = _figures()
+    figures["moons_scaling"]["[-1, 1]"]["0.05"][0][6] = 0.9  # seed 0 no longer reaches 97% at epoch 7
+    text = _page_texts()["docs/nn.md"]
+    assert any(line not in text for line in moons_scaling_lines(figures))
 
 
 # -- links -----------------------------------------------------------------------------------

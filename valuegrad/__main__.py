@@ -29,6 +29,7 @@ DEMOS = {
     "spiral": ("valuegrad.demos.spiral", "three-class spiral with softmax + cross-entropy"),
     "modes": ("valuegrad.demos.modes", "reverse vs forward mode vs finite differences: cost as n grows"),
     "digits": ("valuegrad.demos.digits", "8x8 handwritten digits (scikit-learn), trained batched with numpy"),
+    "mnist": ("valuegrad.demos.mnist", "MNIST from its four IDX files (--data DIR): MLP(784, [128, 10]) batched"),
     "matrix": ("valuegrad.demos.matrix", "backpropagation as matrices (W, a, z, delta, dW) beside the scalar graph"),
     "explore": ("valuegrad.demos.explore", "explorer pages for the neuron and the 2-2-1 network of the backprop demo"),
 }

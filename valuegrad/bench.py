@@ -36,10 +36,14 @@ GOAL_COMPILED_VS_FLOOR = 2.0
 GOAL_BYTES_PER_NODE = 150.0
 GOAL_CHAIN_DEPTH = 10**6
 # The goals of issue 14.
-GOAL_BATCHED_VS_TORCH = 1.0  # batched step time / torch float64 step time, at most
+GOAL_BATCHED_VS_TORCH = 0.25  # (f): batched step time / torch float64 step time, at most
+GOAL_BATCHED_VS_NUMPY = 1.5  # (f): batched step time / numpy-by-hand step time, at most
+GOAL_MNIST_VS_TORCH = 1.0  # (h): batched epoch time / torch float64 epoch time, at most
+GOAL_SCALING_VS_TORCH = 1.2  # (h): every row of the scaling table, batched / torch float64, at most
+GOAL_FIT_MEMORY = 2.0  # (h): peak memory fit adds / the bytes of X, at most
 GOAL_BATCHED_VS_FLOOR = 10.0  # plain-float floor time / batched step time, at least
 TORCH_VERSION = "2.13.0"
-SECTIONS = "abcdefg"
+SECTIONS = "abcdefgh"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=options.letters(SECTIONS),
         default=SECTIONS,
         help="which parts to run: a=MLP step, b=ns/node, c=bytes/node, d=deepest chain, e=fit epoch, "
-        "f=batched MLP step vs torch, g=digits epoch batched vs eager (default abcdefg)",
+        "f=batched MLP step vs torch, g=digits epoch batched vs eager, h=MNIST-size epoch and scaling table "
+        "batched vs torch vs numpy (default abcdefgh)",
     )
 
 
@@ -65,12 +70,12 @@ def moons_pm1(n: int, *, seed: int = 0) -> tuple[list[list[float]], list[float]]
     return X, [2.0 * t - 1.0 for t in y]
 
 
-def init_weights(seed: int = 1) -> list[list[tuple[list[float], float]]]:
+def init_weights(seed: int = 1, sizes: tuple[int, ...] = SIZES) -> list[list[tuple[list[float], float]]]:
     """micrograd's scheme: weights uniform in [-1, 1], biases 0."""
     rng = random.Random(seed)
     return [
         [([rng.uniform(-1.0, 1.0) for _ in range(nin)], 0.0) for _ in range(nout)]
-        for nin, nout in zip(SIZES[:-1], SIZES[1:])
+        for nin, nout in zip(sizes[:-1], sizes[1:])
     ]
 
 
@@ -507,11 +512,12 @@ class BatchedStep(ValuegradStep):
         import numpy
 
         super().__init__(weights, X, Y)
-        inputs = [Value(0.0) for _ in range(SIZES[0] + 1)]  # features, then the label
+        inputs = [Value(0.0) for _ in range(len(weights[0][0][0]) + 1)]  # features, then the label
         score = self._score(inputs[:-1])
         loss = (1.0 + -inputs[-1] * score).relu() + ALPHA * dot(self.params, self.params)
         self.graph = autograd.compile_batched(loss, inputs)
         self.batch = numpy.column_stack([numpy.array(X, dtype=float), numpy.array(Y, dtype=float)])
+        self.scratch = numpy.empty(len(self.graph.params))
 
     def _score(self, x: list[Value]) -> Value:
         last = len(self.layers) - 1
@@ -520,13 +526,19 @@ class BatchedStep(ValuegradStep):
             h = [dot(ws, h, b) if i == last else dot(ws, h, b).relu() for ws, b in layer]
         return h[0]
 
+    def reset(self) -> None:
+        super().reset()
+        self.graph.read_params()
+
     def __call__(self) -> float:
-        losses = self.graph.forward(self.batch)
-        for p in self.params:
-            p.grad = 0.0
-        self.graph.backward()  # the batch mean, as the step's loss takes it
-        for p in self.params:
-            p.data -= LR * p.grad
+        """SGD on the graph's own parameter vector: no Python work per parameter."""
+        import numpy as np
+
+        graph = self.graph
+        losses = graph.forward(self.batch, read_params=False)
+        graph.backward(accumulate=False, input_grads=False)  # the batch mean, as the step's loss takes it
+        np.multiply(graph.param_grads, LR, out=self.scratch)
+        np.subtract(graph.parameters, self.scratch, out=graph.parameters)
         return float(losses.mean())
 
 
@@ -571,6 +583,46 @@ class TorchStep:
         return float(loss.item())
 
 
+class NumpyStep:
+    """The same step by hand in numpy (one matrix product per layer and direction, 1 thread):
+    what generated array code could at best do."""
+
+    def __init__(self, weights: list, X: list, Y: list) -> None:
+        import numpy as np
+
+        self.np = np
+        self.initial = [(np.array([ws for ws, _ in layer]), np.array([b for _, b in layer])) for layer in weights]
+        self.X, self.Y = np.array(X, dtype=np.float64), np.array(Y, dtype=np.float64)
+        self.reset()
+
+    def reset(self) -> None:
+        self.layers = [(W.copy(), b.copy()) for W, b in self.initial]
+
+    def __call__(self) -> float:
+        np = self.np
+        last = len(self.layers) - 1
+        acts = [self.X]  # the activations entering each layer
+        h = self.X
+        for i, (W, b) in enumerate(self.layers):
+            z = h @ W.T + b
+            h = z if i == last else np.maximum(z, 0.0)
+            acts.append(h)
+        n = len(self.Y)
+        margins = 1.0 - self.Y * h[:, 0]
+        reg = sum(float((W * W).sum() + (b * b).sum()) for W, b in self.layers)
+        loss = float(np.maximum(margins, 0.0).sum()) / n + ALPHA * reg
+        delta = (-(self.Y * (margins > 0.0)) / n)[:, None]  # d loss / d score, (n, 1)
+        for i in range(last, -1, -1):
+            W, b = self.layers[i]
+            h_in = acts[i]
+            grad_W, grad_b = delta.T @ h_in, delta.sum(axis=0)
+            if i:
+                delta = (delta @ W) * (h_in > 0.0)
+            W -= LR * (grad_W + 2.0 * ALPHA * W)
+            b -= LR * (grad_b + 2.0 * ALPHA * b)
+        return loss
+
+
 def _torch_or_note(notes: list[str]) -> bool:
     try:
         import torch
@@ -595,6 +647,7 @@ def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
     }
     if _micrograd_value() is not None:
         engines["micrograd"] = MicrogradStep(weights, X, Y)
+    engines["numpy by hand"] = NumpyStep(weights, X, Y)
     if _torch_or_note(notes):
         engines["torch float64"] = TorchStep(weights, X, Y)
     first = {name: fn() for name, fn in engines.items()}  # also the warm-up; all start from the same weights
@@ -702,6 +755,230 @@ def bench_digits_epoch(repeats: int, notes: list[str], *, eager_samples: int) ->
     if k < n:
         notes.append(f"(g) eager was timed on {k} of the {n} digits and scaled by {scale:.2f} (linear in samples)")
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# (h) MNIST-size training, batched vs torch float64 vs numpy by hand (one thread each), and how
+# the step scales with width and batch.
+
+MNIST_SIZE = (60_000, 784)
+MNIST_CLASSES = 10
+MNIST_HIDDEN = 128
+MNIST_BATCH = 64
+MNIST_LR = 1e-3
+SCALING_WIDTHS = (16, 64, 256)
+SCALING_BATCHES = (32, 256, 2048)
+
+
+def mnist_like(n: int, *, seed: int = 0) -> tuple[Any, Any]:
+    """MNIST-shaped data generated here: n images of 784 pixels uniform in [0, 1] (float64), 10 classes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, (n, MNIST_SIZE[1])), rng.integers(0, MNIST_CLASSES, n)
+
+
+def _layer_arrays(model: MLP) -> list[tuple[Any, Any]]:
+    """(W (out, in), b (out,)) float64 arrays per layer, copied from an nn.MLP."""
+    import numpy as np
+
+    return [(np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
+            for layer in model.layers]
+
+
+class _ArrayAdam:
+    """torch's Adam on a list of arrays (the numpy-by-hand engine's optimizer)."""
+
+    def __init__(self, arrays: list[Any], lr: float) -> None:
+        import numpy as np
+
+        self.arrays, self.lr, self.t = arrays, lr, 0
+        self.m = [np.zeros_like(a) for a in arrays]
+        self.v = [np.zeros_like(a) for a in arrays]
+
+    def step(self, grads: list[Any]) -> None:
+        import numpy as np
+
+        self.t += 1
+        step_size = self.lr / (1.0 - 0.9**self.t)
+        root = (1.0 - 0.999**self.t) ** 0.5
+        for a, g, m, v in zip(self.arrays, grads, self.m, self.v):
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            a -= step_size * (m / (np.sqrt(v) / root + 1e-8))
+
+
+class NumpyMnist:
+    """MLP(784, [128, 10]) + cross-entropy + Adam written by hand in numpy."""
+
+    def __init__(self, model: MLP) -> None:
+        (self.W1, self.b1), (self.W2, self.b2) = _layer_arrays(model)
+        self.adam = _ArrayAdam([self.W1, self.b1, self.W2, self.b2], MNIST_LR)
+
+    def loss(self, x: Any, y: Any) -> tuple[float, Any, Any]:
+        import numpy as np
+
+        h = np.maximum(x @ self.W1.T + self.b1, 0.0)
+        z = h @ self.W2.T + self.b2
+        top = z.max(axis=1, keepdims=True)
+        e = np.exp(z - top)
+        total = e.sum(axis=1, keepdims=True)
+        losses = (top + np.log(total))[:, 0] - z[np.arange(len(y)), y]
+        return float(losses.mean()), h, e / total
+
+    def step(self, x: Any, y: Any) -> float:
+        loss, h, p = self.loss(x, y)
+        dz = p
+        dz[range(len(y)), y] -= 1.0
+        dz /= len(y)
+        dh = (dz @ self.W2) * (h > 0.0)
+        self.adam.step([dh.T @ x, dh.sum(axis=0), dz.T @ h, dz.sum(axis=0)])
+        return loss
+
+    def epoch(self, X: Any, y: Any, order: Any) -> None:
+        for start in range(0, len(order), MNIST_BATCH):
+            idx = order[start : start + MNIST_BATCH]
+            self.step(X[idx], y[idx])
+
+
+class TorchMnist:
+    """The same model in torch float64 (nn.Linear layers holding the same weights), torch's Adam."""
+
+    def __init__(self, model: MLP) -> None:
+        import torch
+
+        self.torch = torch
+        (W1, b1), (W2, b2) = _layer_arrays(model)
+        self.net = torch.nn.Sequential(torch.nn.Linear(784, MNIST_HIDDEN, dtype=torch.float64), torch.nn.ReLU(),
+                                       torch.nn.Linear(MNIST_HIDDEN, MNIST_CLASSES, dtype=torch.float64))
+        with torch.no_grad():
+            for layer, (W, b) in zip((self.net[0], self.net[2]), ((W1, b1), (W2, b2))):
+                cast(Any, layer).weight.copy_(torch.from_numpy(W))
+                cast(Any, layer).bias.copy_(torch.from_numpy(b))
+        self.adam = torch.optim.Adam(self.net.parameters(), lr=MNIST_LR)
+
+    def loss(self, x: Any, y: Any) -> Any:
+        return self.torch.nn.functional.cross_entropy(self.net(x), y)
+
+    def epoch(self, X: Any, y: Any, order: Any) -> None:
+        for start in range(0, len(order), MNIST_BATCH):
+            idx = order[start : start + MNIST_BATCH]
+            loss = self.loss(X[idx], y[idx])
+            self.adam.zero_grad()
+            loss.backward()
+            self.adam.step()
+
+
+def _mnist_compile(model: MLP) -> tuple[Any, dict[str, float]]:
+    """One sample's loss graph compiled as fit does it, and the seconds to build it (the
+    Values) and to compile it."""
+    from autograd.batched import compile_batched
+    from nn.train import _cross_entropy_one_hot
+
+    t0 = time.perf_counter()
+    leaves = [Value(0.0) for _ in range(MNIST_SIZE[1] + MNIST_CLASSES)]
+    out = model(leaves[: MNIST_SIZE[1]])
+    loss = _cross_entropy_one_hot([out], [leaves[MNIST_SIZE[1] :]])
+    t1 = time.perf_counter()
+    graph = compile_batched(loss, leaves, watch=cast(list, out))
+    return graph, {"build_graph_seconds": t1 - t0, "compile_seconds": time.perf_counter() - t1}
+
+
+def _mnist_first_losses(graph: Any, X: Any, y: Any, by_hand: NumpyMnist, torch_engine: Any) -> dict[str, float]:
+    """Each engine's loss on the first batch from the same weights (before any update)."""
+    import numpy as np
+
+    batch = slice(0, MNIST_BATCH)
+    first = {"numpy by hand": by_hand.loss(X[batch], y[batch])[0]}
+    columns = np.hstack([X[batch], np.eye(MNIST_CLASSES)[y[batch]]])
+    first["valuegrad batched"] = float(graph.forward(columns).mean())
+    if torch_engine is not None:
+        torch = torch_engine.torch
+        with torch.no_grad():
+            first["torch float64"] = float(torch_engine.loss(torch.from_numpy(X[batch]), torch.from_numpy(y[batch])))
+    return first
+
+
+def bench_mnist_epoch(repeats: int, notes: list[str], *, n: int) -> dict[str, Any]:
+    """(h): seconds per epoch of MLP(784, [128, 10]) on n MNIST-shaped samples, batches of 64,
+    cross-entropy, Adam.  Batched is one fit() of repeats + 1 epochs (the first includes
+    compiling); after each of its epochs a callback times one torch and one numpy epoch, so the
+    engines alternate (their first epoch is a warm-up)."""
+    import numpy as np
+
+    X, y = mnist_like(n)
+    model = MLP(MNIST_SIZE[1], [MNIST_HIDDEN, MNIST_CLASSES], seed=0)
+    by_hand = NumpyMnist(model)
+    torch_engine = TorchMnist(model) if _torch_or_note(notes) else None
+    graph, seconds = _mnist_compile(model)
+    first = _mnist_first_losses(graph, X, y, by_hand, torch_engine)
+    if max(first.values()) - min(first.values()) > 1e-9:
+        notes.append(f"(h) engines disagree on the first batch's loss: {first}")
+    info: dict[str, Any] = {"samples": n, "batch_size": MNIST_BATCH, "first_loss": first, **seconds}
+    times: dict[str, list[float]] = {"torch float64": [], "numpy by hand": []}
+    marks: list[float] = []
+    rng = np.random.default_rng(1)
+
+    def others(epoch: int, history: Any, trained: Any) -> None:
+        marks.append(time.perf_counter())
+        order = rng.permutation(n)
+        if torch_engine is not None:
+            tensors = torch_engine.torch.from_numpy
+            times["torch float64"].append(_timed(lambda: torch_engine.epoch(tensors(X), tensors(y), tensors(order)))[0])
+        times["numpy by hand"].append(_timed(lambda: by_hand.epoch(X, y, order))[0])
+        gc.collect()
+        marks.append(time.perf_counter())
+
+    started = time.perf_counter()
+    fit(model, X, y, loss="cross_entropy", optimizer=nn.Adam(model.parameters(), lr=MNIST_LR), epochs=repeats + 1,
+        batch_size=MNIST_BATCH, seed=0, progress=False, backend="batched", callbacks=[others])
+    info["first_fit_epoch_seconds"] = marks[0] - started
+    epochs = [marks[2 * k + 2] - marks[2 * k + 1] for k in range(repeats)]  # from after a callback to the next
+    result: dict[str, Any] = {"valuegrad batched": _stats(epochs)}
+    result.update({name: _stats(ts[1:]) for name, ts in times.items() if ts})
+    result["_info"] = info
+    return result
+
+
+def bench_fit_memory(n: int, dtypes: tuple[str, ...]) -> dict[str, Any]:
+    """(h): peak memory (tracemalloc) that one epoch of fit(backend="batched") adds on an
+    (n, 784) array, against the array's own bytes; X stays an array, batches are X[idx]."""
+    out: dict[str, Any] = {}
+    for dtype in dtypes:
+        X, y = mnist_like(n)
+        X = X.astype(dtype)
+        model = MLP(MNIST_SIZE[1], [MNIST_HIDDEN, MNIST_CLASSES], seed=0)
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        fit(model, X, y, loss="cross_entropy", optimizer=nn.Adam(model.parameters(), lr=MNIST_LR), epochs=1,
+            batch_size=MNIST_BATCH, seed=0, progress=False, backend="batched")
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+        out[dtype] = {"array_bytes": int(X.nbytes), "peak_added_bytes": peak, "ratio": peak / X.nbytes}
+    return out
+
+
+def bench_scaling(repeats: int, notes: list[str], widths: tuple[int, ...], batches: tuple[int, ...]) -> dict[str, Any]:
+    """(h): (f)'s step (hinge + L2, SGD) on MLP(2, [w, w, 1]) at batch sizes b: batched, torch
+    float64 and numpy by hand from the same weights, timed in blocks as (f)."""
+    rows = []
+    use_torch = _torch_or_note(notes)
+    for width in widths:
+        weights = init_weights(sizes=(2, width, width, 1))
+        for batch in batches:
+            X, Y = moons_pm1(batch, seed=width)
+            engines: dict[str, Step] = {"valuegrad batched": BatchedStep(weights, X, Y),
+                                        "numpy by hand": NumpyStep(weights, X, Y)}
+            if use_torch:
+                engines["torch float64"] = TorchStep(weights, X, Y)
+            first = {name: fn() for name, fn in engines.items()}
+            if max(first.values()) - min(first.values()) > 1e-9:
+                notes.append(f"(h) scaling width {width} batch {batch}: engines disagree on the first loss: {first}")
+            rows.append({"width": width, "batch": batch, **_blocks(engines, repeats)})
+    return {"rows": rows}
 
 
 # ---------------------------------------------------------------------------------------
@@ -817,14 +1094,19 @@ def _report_batched_step(f: dict[str, Any], goals: Goals) -> None:
     print(f"    each sample: after gc.collect() and one untimed step, the mean of k steps, each from the initial "
           f"weights (about {info['block_seconds'] * 1e3:.0f} ms in all; k: {blocks})")
     names = ("micrograd", "valuegrad eager", "valuegrad compiled", "plain floats", "torch float64",
-             "valuegrad batched")
+             "numpy by hand", "valuegrad batched")
     _print_engines(f, names)
     batched = f["valuegrad batched"]["median"]
     torch = f.get("torch float64", {}).get("median")
     if torch:
         print(f"    batched / torch float64: {batched / torch:.2f}")
-        goals.append((f"batched step <= torch float64 step ({batched / torch:.2f}x its time)",
+        goals.append((f"(f) batched step <= {GOAL_BATCHED_VS_TORCH}x torch float64's ({batched / torch:.2f}x its time)",
                       batched / torch <= GOAL_BATCHED_VS_TORCH))
+    by_hand = f.get("numpy by hand", {}).get("median")
+    if by_hand:
+        print(f"    batched / numpy by hand: {batched / by_hand:.2f}")
+        goals.append((f"(f) batched step <= {GOAL_BATCHED_VS_NUMPY}x numpy by hand's ({batched / by_hand:.2f}x)",
+                      batched / by_hand <= GOAL_BATCHED_VS_NUMPY))
     floor = f["plain floats"]["median"] / batched
     if TRAINED_FLOOR in f:
         later = f[TRAINED_FLOOR]["median"]
@@ -849,6 +1131,52 @@ def _report_digits_epoch(g: dict[str, Any]) -> None:
         print(f"    {name:20s} {_fmt_time(g[name], 1.0, 's'):>18s}   {slower}")
 
 
+def _report_mnist_epoch(h: dict[str, Any], goals: Goals) -> None:
+    info = h["_info"]
+    print(f"(h) one epoch of MLP(784, [128, 10]) on {info['samples']} generated MNIST-shaped samples (784 pixels "
+          f"in [0, 1], 10 classes), batches of {info['batch_size']}, cross-entropy, Adam; one thread each")
+    print(f"    build the sample's graph {info['build_graph_seconds']:.2f} s, compile_batched "
+          f"{info['compile_seconds']:.2f} s; fit's first epoch (compiling included) "
+          f"{info['first_fit_epoch_seconds']:.2f} s")
+    batched = h["valuegrad batched"]["median"]
+    for name in ("valuegrad batched", "torch float64", "numpy by hand"):
+        if name in h:
+            ratio = f"batched / this {batched / h[name]['median']:.2f}" if name != "valuegrad batched" else ""
+            print(f"    {name:20s} {_fmt_time(h[name], 1.0, 's'):>18s}   {ratio}")
+    torch = h.get("torch float64", {}).get("median")
+    if torch:
+        goals.append((f"(h) batched epoch <= {GOAL_MNIST_VS_TORCH}x torch float64's ({batched / torch:.2f}x)",
+                      batched / torch <= GOAL_MNIST_VS_TORCH))
+    memory = h.get("memory", {})
+    for dtype, m in memory.items():
+        print(f"    fit's peak memory on the {dtype} array: +{m['peak_added_bytes'] / 1e6:.0f} MB for an array of "
+              f"{m['array_bytes'] / 1e6:.0f} MB ({m['ratio']:.2f}x)")
+        met = m["ratio"] <= GOAL_FIT_MEMORY if info["samples"] == MNIST_SIZE[0] else None  # small: the graph dominates
+        goals.append((f"(h) fit on a {MNIST_SIZE[0]} x 784 {dtype} array adds <= {GOAL_FIT_MEMORY}x its bytes "
+                      f"({m['ratio']:.2f}x on {info['samples']} rows)", met))
+    _report_scaling(h.get("scaling", {}).get("rows", []), goals)
+
+
+def _report_scaling(rows: list[dict[str, Any]], goals: Goals) -> None:
+    if not rows:
+        return
+    print("    scaling: (f)'s step on MLP(2, [w, w, 1]), hinge + L2, SGD; ms per step, batched / torch float64")
+    print(f"    {'width':>6s} {'batch':>6s} {'batched':>14s} {'numpy by hand':>14s} {'torch f64':>14s} {'ratio':>7s}")
+    worst = 0.0
+    for row in rows:
+        torch = row.get("torch float64", {}).get("median")
+        batched = row["valuegrad batched"]["median"]
+        ratio = batched / torch if torch else None
+        worst = max(worst, ratio or 0.0)
+        cells = [f"{row[name]['median'] * 1e3:.3f}" if name in row else "-"
+                 for name in ("valuegrad batched", "numpy by hand", "torch float64")]
+        print(f"    {row['width']:>6d} {row['batch']:>6d} {cells[0]:>14s} {cells[1]:>14s} {cells[2]:>14s} "
+              f"{(f'{ratio:.2f}' if ratio else '-'):>7s}")
+    if any("torch float64" in row for row in rows):
+        goals.append((f"(h) every scaling row <= {GOAL_SCALING_VS_TORCH}x torch float64's (worst {worst:.2f}x)",
+                      worst <= GOAL_SCALING_VS_TORCH))
+
+
 def _report_goals(notes: list[str], goals: Goals) -> None:
     for note in notes:
         print(f"note: {note}")
@@ -870,6 +1198,7 @@ def _print_report(results: dict[str, Any], notes: list[str]) -> Goals:
         ("fit_epoch", _report_fit_epoch, False),
         ("batched_step", _report_batched_step, True),
         ("digits_epoch", _report_digits_epoch, False),
+        ("mnist_epoch", _report_mnist_epoch, True),
     ]
     for key, report, has_goals in sections:
         section = results.get(key)
@@ -887,6 +1216,49 @@ def _write_json(path: str, results: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, json.dumps(results, indent=2) + "\n")
+
+
+def _bench_mnist_section(repeats: int, notes: list[str], *, quick: bool) -> dict[str, Any]:
+    """(h) in full (60,000 samples, the 3 x 3 scaling table, memory on float64 and float32) or,
+    with --quick, small enough for a smoke run."""
+    n = 2048 if quick else MNIST_SIZE[0]
+    with _one_thread(notes):
+        result = bench_mnist_epoch(max(1, min(repeats, 3)), notes, n=n)
+        widths, batches = ((16, 64), (32, 256)) if quick else (SCALING_WIDTHS, SCALING_BATCHES)
+        result["scaling"] = bench_scaling(repeats, notes, widths, batches)
+    result["memory"] = bench_fit_memory(n, ("float64",) if quick else ("float64", "float32"))
+    return result
+
+
+class _one_thread:
+    """numpy's BLAS (threadpoolctl) and torch limited to one thread inside the block."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.limits: Any = None
+        self.torch_threads: int | None = None
+
+    def __enter__(self) -> None:
+        try:
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        except ImportError:
+            self.notes.append("threadpoolctl is not installed: numpy's BLAS threads were not limited "
+                              "(set OPENBLAS_NUM_THREADS=1)")
+        else:
+            self.limits = threadpool_limits(1)
+        self.torch_threads = _torch_threads()
+        if self.torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.limits is not None:
+            self.limits.restore_original_limits()
+        if self.torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -926,7 +1298,10 @@ def run(args: argparse.Namespace) -> int:
     if "e" in sections:
         results["fit_epoch"] = bench_fit_epoch(200, max(1, min(repeats, 5)), notes, epochs=3 if args.quick else 10)
     if "f" in sections:
-        results["batched_step"] = bench_batched_step(repeats, notes)
+        with _one_thread(notes):
+            results["batched_step"] = bench_batched_step(repeats, notes)
+    if "h" in sections:
+        results["mnist_epoch"] = _bench_mnist_section(repeats, notes, quick=bool(args.quick))
     if "g" in sections:
         digits = bench_digits_epoch(max(1, min(repeats, 3)), notes, eager_samples=128 if args.quick else 384)
         if digits is not None:

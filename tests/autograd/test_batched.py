@@ -125,9 +125,11 @@ def test_compile_batched_equals_eager_on_mlps(activation, loss):
         targets = rng.uniform(0, 1, (size, 1))
     batch = np.hstack([features, targets])
     graph = check_against_eager(build, batch.shape[1], model.parameters(), batch)
-    forward, backward = graph.source.split("def _backward")
+    forward, rest = graph.source.split("def _backward(")
+    backward, params_only = rest.split("def _backward_params(")
     assert forward.count("_matmul(") == 3  # one matrix product per layer forward
     assert backward.count("_matmul(") == 6  # and two per layer backward
+    assert params_only.count("_matmul(") == 5  # without d loss / d inputs: not the first layer's dX
 
 
 @pytest.mark.parametrize(
@@ -209,7 +211,8 @@ def test_compile_batched_long_fused_node_reads_runs_of_rows_or_gathers():
         return dot(params, params, bias) * xs[0] + vsum(params[:20] + params[:20]) * xs[1] + vsum(xs[2:])
 
     graph = check_against_eager(build, 6, [*params, bias], rng.normal(size=(3, 6)))
-    assert graph.source.count("runs of rows)") == 6 and "_add_at" not in graph.source
+    with_inputs = graph.source.split("def _backward_params(")[0]  # forward and the full backward
+    assert with_inputs.count("runs of rows)") == 6 and "_add_at" not in graph.source
 
     def build_shuffled(xs):
         return dot(params, shuffled) * xs[0] + xs[1]
@@ -350,3 +353,137 @@ def test_compile_batched_layer_product_with_one_input_repeated():
         return autograd.sum([dot([w, x1], [xs[0], xs[0]]), dot([w, x1, w], [xs[0], xs[0], xs[0]], bias=x1)])
 
     check_against_eager(build, 1, [w, x1], [[0.47], [-2.5], [1e-300]])
+
+
+# -- issue 22 items 3, 4 and 13: IEEE to the bit, and what forward() accepts -----------------------------
+
+def test_compile_batched_keeps_negative_zero_through_sums_and_layer_products():
+    """Item 3: numpy's reductions and np.dot start from +0.0; eager's sum starts from -0.0."""
+    x = Value(0.0)
+    graph = compile_batched(1 / autograd.sum([-x, -x, -x]), [x])
+    assert graph.forward([[0.0]]).tolist() == [-math.inf]  # was +inf
+    w, b = [Value(-0.0), Value(-0.0)], Value(-0.0)
+    xs = [Value(0.0), Value(0.0)]
+    layer = compile_batched(1 / dot(w, xs, b), xs)  # the layer-product path
+    assert layer.forward([[0.0, 0.0], [0.0, 1.0], [0.0, -0.0]]).tolist() == [-math.inf, -math.inf, math.inf]
+    w[0].data = 0.0  # one product +0.0: the sum is +0.0, as eager's
+    assert layer.forward([[0.0, 0.0]]).tolist() == [math.inf]
+
+
+def test_compile_batched_square_root_power_is_pow_not_numpy_sqrt():
+    """Item 4: x ** 0.5 at -inf is inf and at -0.0 is +0.0 (pow), and d(x**1.5)/dx at -inf is inf."""
+    x = Value(0.0)
+    points = [[-math.inf], [-0.0], [0.0], [4.0], [-4.0]]
+    root = compile_batched(x**0.5, [x])
+    values = root.forward(points).tolist()
+    assert values[:4] == [math.inf, 0.0, 0.0, 2.0] and math.copysign(1.0, values[1]) == 1.0 and math.isnan(values[4])
+    power = compile_batched(x**1.5, [x])
+    power.forward(points)
+    grads = power.backward(reduction="sum")[:, 0].tolist()
+    assert grads[:4] == [math.inf, 0.0, 0.0, 3.0] and math.isnan(grads[4])
+
+
+def test_compile_batched_shared_node_with_an_infinite_local_sums_each_sample():
+    """Item 4: s ** 0.5 at s = 0 (local inf) times inputs [0, 1]: eager adds 0 x inf + 1 x inf = nan."""
+    s = Value(0.0)
+    x = Value(0.0)
+    graph = compile_batched(s**0.5 * x, [x])
+    graph.forward([[0.0], [1.0]])
+    graph.backward(reduction="sum")
+    assert math.isnan(s.grad)  # was inf: (0 + 1) x inf
+    s.grad = 0.0
+    graph.forward([[2.0], [1.0]])
+    graph.backward(reduction="sum")
+    assert s.grad == math.inf
+
+
+@pytest.mark.parametrize(
+    "batch, error, message",
+    [
+        ([["1.0"]], TypeError, r"batch must be an array of real numbers, got str: '1.0'"),
+        ([[True]], TypeError, r"got bool: True"),
+        (np.array([[True]]), TypeError, r"got an array of dtype bool"),
+        ([[1 + 2j]], TypeError, r"got complex"),
+        (np.array([[1 + 0j]]), TypeError, r"dtype complex128"),
+        ([[None]], TypeError, r"got NoneType: None"),
+        (np.array([["2024-01-01"]], dtype="datetime64[D]"), TypeError, r"dtype datetime64\[D\]"),
+        (np.ma.masked_array([[1.0]], mask=[[True]]), TypeError, r"masked array; its mask would be ignored"),
+        ([[1.0], [2.0, 3.0]], ValueError, r"batch must have shape \(B, 1\) .* got rows of different lengths"),
+    ],
+    ids=["str", "bool", "bool-array", "complex", "complex-array", "None", "datetime64", "masked", "ragged"],
+)
+def test_compile_batched_forward_refuses_what_value_refuses(batch, error, message):
+    """Item 13: strings, bools, complex, None, datetime64 and masked arrays are refused with the reason."""
+    x = Value(0.0)
+    graph = compile_batched(x * 2.0, [x])
+    with pytest.raises(error, match=r"BatchedGraph.forward\(\): .*" + message):
+        graph.forward(batch)
+
+
+def test_compile_batched_forward_accepts_what_value_accepts():
+    """Ints (10**400 is inf, as Value(10**400).data), Fractions, numpy reals, int and float32 arrays."""
+    from fractions import Fraction
+
+    x = Value(0.0)
+    graph = compile_batched(x * 1.0, [x])
+    got = graph.forward([[10**400], [-(10**400)], [Fraction(1, 4)], [np.float32(0.5)], [np.int64(3)], [7]])
+    assert got.tolist() == [Value(10**400).data, -math.inf, 0.25, 0.5, 3.0, 7.0] and got[0] == math.inf
+    assert graph.forward(np.array([[1], [2]], dtype=np.int8)).tolist() == [1.0, 2.0]
+    assert graph.forward(np.array([[1.5]], dtype=np.float32)).tolist() == [1.5]
+
+
+# Huge is 1e200: a product of two overflows in any order, while a sum of a few never does, so
+# the order batched adds in cannot decide between inf and a finite number.
+IEEE_EDGES = [0.0, -0.0, math.inf, -math.inf, math.nan, 1e200, -1e200, 5e-324, -5e-324, 2.2e-308, 1.0, -2.5]
+
+
+def same_or_rounding(got: float, want: float, scale: float) -> bool:
+    """Equal as IEEE numbers (nan to nan, inf to inf of its sign, a zero to a zero of its sign),
+    or both finite and within 1e-12 x scale, the largest finite magnitude in the computation:
+    batched adds a node's gradient contributions (and the samples' shared gradients) in
+    another order than eager's walk, which moves the last bits of the largest terms; where
+    they cancel the difference is absolute (8e200 + 4 - 8e200 is 0 in one order, 4 in another)."""
+    if math.isnan(want) or math.isnan(got) or math.isinf(want) or math.isinf(got):
+        return (math.isnan(got) and math.isnan(want)) or got == want
+    if want == 0.0 and got == 0.0:
+        return math.copysign(1.0, got) == math.copysign(1.0, want)
+    return abs(got - want) <= 1e-12 * max(1.0, scale, abs(got), abs(want))
+
+
+def largest_finite(build, shared: list[Value], batch, *numbers) -> float:
+    """The largest finite |value| of any node of the samples' eager graphs, or of ``numbers``."""
+    found = [abs(v) for group in numbers for v in np.ravel(group).tolist() if math.isfinite(v)]
+    for row in batch:
+        root = build([Value(float(v)) for v in row])
+        found += [abs(n.data) for n in autograd.topological_order(root, include_leaves=True) if math.isfinite(n.data)]
+    return max(found, default=0.0)
+
+
+@given(expressions(n_inputs=st.integers(2, 4), max_nodes=10), st.data())
+def test_compile_batched_equals_eager_bit_for_bit_on_ieee_edge_inputs(expr, data):
+    """Random graphs at ±0, ±inf, nan, huge and subnormal inputs: every value and gradient is the
+    eager one (the same IEEE special value, the same signed zero), or differs by rounding only
+    (1e-12 relative: batched sums the samples' shared gradients and a layer's products in
+    another order, which moves the last bits, never the class of the number)."""
+    k = data.draw(st.integers(1, expr.n_inputs - 1), label="inputs per sample")
+    size = data.draw(st.integers(1, 4), label="batch size")
+    edge = st.sampled_from(IEEE_EDGES)
+    points = [data.draw(st.lists(edge, min_size=expr.n_inputs, max_size=expr.n_inputs)) for _ in range(size)]
+    shared = [Value(x) for x in points[0][k:]]
+    build = lambda xs: expr.build(*xs, *shared)  # noqa: E731
+    placeholders = [Value(0.0) for _ in range(k)]
+    graph = compile_batched(build(placeholders), placeholders)
+    batch = np.array([p[:k] for p in points], dtype=np.float64)
+    want_values, want_inputs, want_shared = eager_reference(build, placeholders, shared, batch)
+    for p in shared:
+        p.grad = 0.0
+    got_values = graph.forward(batch).tolist()
+    got_inputs = graph.backward(reduction="sum").tolist()
+    got_shared = [p.grad for p in shared]
+    want_shared_sum = [g * len(batch) for g in want_shared]  # eager_reference divided the sums by B
+    scale = largest_finite(build, shared, batch, want_inputs, want_shared_sum)
+    for what, got, want in (("values", got_values, want_values), ("input grads", got_inputs, want_inputs),
+                            ("shared grads", got_shared, want_shared_sum)):
+        pairs = zip(np.ravel(got).tolist(), np.ravel(want).tolist())
+        bad = [(g, w) for g, w in pairs if not same_or_rounding(g, w, scale)]
+        assert not bad, f"{what}: (batched, eager) {bad[:5]}"

@@ -22,8 +22,7 @@ from autograd.render import (
     NOTEBOOK_MAX_NODES,
     draw,
     draw_dot,
-    escape_label_text,
-    escape_record_text,
+    escape_label,
     format_number,
     render_bytes,
     to_dot,
@@ -155,18 +154,18 @@ def test_format_number_digits_option():
     assert format_number(math.pi, digits=8) == "3.1415927"
 
 
-def test_escape_record_text_escapes_record_syntax_backslashes_and_entities():
-    assert escape_record_text("a{b}|<c>") == "a\\{b\\}\\|\\<c\\>"
-    assert escape_record_text("back\\slash") == "back\\\\slash"
-    assert escape_record_text("x & y") == "x&#32;&amp;&#32;y"
-    assert escape_record_text("tab\there") == "tab\\\\x09here"
-    assert escape_record_text('say "hi"') == 'say&#32;"hi"'  # quotes are left to graphviz.quote
-    assert escape_record_text("ünï∂") == "ünï∂"
+def test_escape_label_record_escapes_record_syntax_backslashes_and_entities():
+    assert escape_label("a{b}|<c>", record=True) == "a\\{b\\}\\|\\<c\\>"
+    assert escape_label("back\\slash", record=True) == "back\\\\slash"
+    assert escape_label("x & y", record=True) == "x&#32;&amp;&#32;y"
+    assert escape_label("tab\there", record=True) == "tab\\\\x09here"
+    assert escape_label('say "hi"', record=True) == 'say&#32;"hi"'  # the DOT string literal escapes quotes
+    assert escape_label("ünï∂", record=True) == "ünï∂"
 
 
-def test_escape_label_text_keeps_record_characters():
-    assert escape_label_text("a{b}|<c>") == "a{b}|<c>"
-    assert escape_label_text("a\\b & c") == "a\\\\b &amp; c"
+def test_escape_label_plain_keeps_record_characters():
+    assert escape_label("a{b}|<c>") == "a{b}|<c>"
+    assert escape_label("a\\b & c") == "a\\\\b &amp; c"
 
 
 # -- DOT source -------------------------------------------------------------------------------
@@ -392,7 +391,7 @@ NASTY_LABELS = [
 @pytest.mark.parametrize("label", NASTY_LABELS)
 def test_to_dot_label_escaped_in_source(label):
     source = to_dot(Value(1.0, label=label)).source
-    assert escape_record_text(label) in source.replace('\\"', '"')
+    assert escape_label(label, record=True) in source.replace('\\"', '"')
 
 
 @needs_dot
@@ -409,6 +408,35 @@ def test_to_dot_any_label_renders_verbatim(label):
     texts = svg_texts(render_bytes(to_dot(Value(1.0, label=label), legend=False, show_grad=False), "svg"))
     assert texts[0].replace("\xa0", " ") == label.replace("\xa0", " ")
     assert texts[1] == "data 1"
+
+
+INJECTION = 'q\\" URL=<javascript:alert(1)> pos=<20,20!>]//'
+"""A label that, unescaped, would end the DOT string and add a link and a pinned position (issue 22)."""
+
+
+class InjectedNames:
+    """A module whose parameter path (the box title) is the injection text."""
+
+    def __init__(self, weight: Value) -> None:
+        self.weight = weight
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [(INJECTION + ".w0", self.weight)]
+
+
+@needs_dot
+def test_label_injection_stays_text_in_every_label_kind():
+    """A Value label, an op name (micrograd-style constructor) and a box title: no syntax error, no link."""
+    weight = Value(2.0, label=INJECTION)
+    product = weight * Value(3.0, label="x")
+    custom = Value(product.data + 1.0, (product,), INJECTION)  # micrograd's Value(data, children, op)
+    module = InjectedNames(weight)
+    graph = to_dot(custom, module=module, cluster_by_module=True, legend=False, show_grad=False)
+    svg = render_bytes(graph, "svg")  # a syntax error would be a RuntimeError with dot's message
+    assert b"<a " not in svg and b"href" not in svg  # a URL attribute becomes an <a xlink:href=...> link
+    texts = [t.replace("\xa0", " ") for t in svg_texts(svg)]
+    assert texts.count(INJECTION) == 3  # the record's label, the op circle and the box title
+    assert Parsed(graph.source).nodes.keys() == {"v0", "v1", "v2", "v2op", "v2opin1", "v3", "v3op"}  # in1: x's port
 
 
 class FakeNet:
@@ -553,8 +581,10 @@ def mlp_layout(source: str) -> tuple[dict[str, tuple[float, float, float, float]
         if obj.get("name", "").startswith("cluster_"):
             x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
             boxes.setdefault(obj["label"], (x0, y0, x1, y1))
-        elif obj.get("shape") == "record":
-            centres[obj["label"].split(" | ")[0]] = float(obj["pos"].split(",")[0])
+        elif obj.get("shape") in ("record", "note"):
+            x, y = (float(v) for v in obj["pos"].split(","))
+            centres[obj["label"].split(" | ")[0]] = x
+            centres[obj["label"].split(" | ")[0] + " y"] = y
     return boxes, centres
 
 
@@ -570,6 +600,65 @@ def test_draw_mlp_layers_are_columns_left_to_right():
     layer0, layer1 = boxes["layer0"], boxes["layer1"]
     assert centres["x0"] < layer0[0] and centres["x1"] < layer0[0]
     assert layer0[2] < layer1[0]
+    # beside layer 0, not below it (they sank to the bottom of the column before the ports)
+    assert all(layer0[1] < centres[f"x{i} y"] < layer0[3] for i in (0, 1))
+    legend = next(key for key in centres if key.startswith("colour:") and not key.endswith(" y"))
+    assert centres[legend] > layer1[2]  # after the loss, out of the inputs' column
+
+
+def test_to_dot_mlp_input_edges_end_at_a_port_inside_each_neuron_box():
+    """x_i -> (point in neuron j's box) -> dot, the short second edge labelled with w_ji near its head."""
+    from nn import module as nn_module
+    model = nn_module.MLP(2, [3, 1], activation="tanh", seed=3)
+    x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    loss.backward()
+    parsed = Parsed(to_dot(loss, module=model, cluster_by_module=True).source)
+    label_of = {name: fields[0] for name, fields in parsed.records().items()}
+    boxes = {name: parsed.clusters[parsed.cluster_of[name]]["label"] for name in parsed.nodes
+             if parsed.cluster_of[name] is not None}
+    for i, name in enumerate(("x0", "x1")):
+        node = next(n for n, label in label_of.items() if label == name)
+        ports = [h for t, h, a in parsed.edges if t == node]
+        assert len(ports) == 3 and all(parsed.nodes[p]["shape"] == "point" for p in ports)
+        assert all(a == {"arrowhead": "none"} for t, _, a in parsed.edges if t == node)
+        assert sorted(boxes[p] for p in ports) == ["neuron0", "neuron1", "neuron2"]
+        for port in ports:
+            (head, attrs), = [(h, a) for t, h, a in parsed.edges if t == port]
+            assert parsed.nodes[head]["label"] == "dot" and boxes[head] == boxes[port]
+            neuron = model.layers[0].neurons[int(boxes[port][-1])]
+            assert attrs["label"] == format_number(neuron.w[i].data)  # d(w.x + b)/dx_i = w_i
+
+
+@needs_dot
+def test_op_circles_are_laid_out_at_one_size():
+    """sigmoid's circle was 3x the others (docs/backprop_graph.png); every op the rule table names now fits one size."""
+    import json
+
+    from autograd import ops
+
+    x = Value(0.5, label="x")
+    y = x
+    for name in sorted(ops.FUNCTIONS):
+        if ops.RULES[name].arity == 1:
+            y = getattr(autograd, name)(y * 0.1)
+    laid_out = json.loads(subprocess.run(["dot", "-Tjson0"], input=to_dot(y).source.encode(), capture_output=True,
+                                         check=True, timeout=60).stdout)
+    widths = {obj["label"]: float(obj["width"]) for obj in laid_out["objects"] if obj.get("shape") == "circle"}
+    assert "sigmoid" in widths and len(set(widths.values())) == 1, widths
+
+
+def test_to_dot_op_circles_have_one_size_and_the_legend_follows_the_root():
+    x = Value(0.5, label="x")
+    y = (x * 2.0).sigmoid()
+    y.label = "y"
+    y.backward()
+    parsed = Parsed(to_dot(y).source)
+    circles = [parsed.nodes[n] for n in parsed.op_nodes()]
+    sizes = {a["label"]: float(a["fontsize"]) for a in circles}
+    assert sizes["*"] > sizes["sigmoid"] >= 7  # a long name gets a smaller font, not a bigger circle
+    root = next(n for n, fields in parsed.records().items() if fields[0] == "y")
+    assert (root, "legend", {"style": "invis"}) in parsed.edges
 
 
 # -- large graphs ------------------------------------------------------------------------------
@@ -658,6 +747,36 @@ def test_draw_passes_to_dot_options(tmp_path):
     svg = Path(draw(o, tmp_path / "g", format="svg", show_grad=False)).read_bytes()
     texts = svg_texts(svg)
     assert "data 0.7071" in texts and not any(t.startswith("grad") for t in texts)
+
+
+@needs_dot
+@pytest.mark.parametrize(("name", "magic"), [("g.svg", b"<?xml"), ("g.PDF", b"%PDF"), ("g.png", PNG_MAGIC)])
+def test_draw_takes_the_format_from_the_extension(tmp_path, name, magic):
+    o, _ = neuron()
+    assert draw(o, tmp_path / name) == str(tmp_path / name)
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert os.listdir(tmp_path) == [name]
+
+
+@needs_dot
+def test_draw_without_a_format_extension_appends_the_format(tmp_path):
+    o, _ = neuron()
+    assert draw(o, tmp_path / "run.v2") == str(tmp_path / "run.v2.png")
+    assert draw(o, tmp_path / "run.v2", format="svg") == str(tmp_path / "run.v2.svg")
+    assert draw(o, tmp_path / "same.svg", format="svg") == str(tmp_path / "same.svg")
+
+
+@pytest.mark.parametrize(("name", "fmt", "message"), [
+    ("g.svg", "png", "ends in .svg but format='png'"),
+    ("g.png", "pdf", "ends in .png but format='pdf'"),
+    ("g.gif", None, "cannot write a .gif file; the formats are png, svg, pdf"),
+    ("g.html", None, "cannot write a .html file"),
+])
+def test_draw_extension_that_contradicts_the_format_is_value_error(tmp_path, name, fmt, message):
+    o, _ = neuron()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        draw(o, tmp_path / name, format=fmt)
+    assert os.listdir(tmp_path) == []
 
 
 def test_draw_bad_format_is_value_error(tmp_path):

@@ -74,6 +74,7 @@ def test_cli_demo_backprop_prints_table(tmp_path, capsys):
     if HAS_DOT:
         assert_png(tmp_path / "backprop_graph.png")
         assert f"wrote {tmp_path / 'backprop_graph.png'}" in out
+    assert not (tmp_path / "backprop.gif").exists()  # the slow GIF only with --gif (make demo stays fast)
 
 
 @needs_matplotlib

@@ -101,13 +101,27 @@ def test_backprop_report_shows_every_parameter_and_chain():
     assert "cost before" in text and "after" in text
 
 
+def test_backprop_graph_draws_the_inputs_as_the_first_row():
+    """Named as parameters, the weights get a row of their own below x1 and x2 (before, x edges ran along boxes)."""
+    import re
+
+    from autograd import to_dot
+
+    params, nodes = backprop.engine_graph()
+    source = to_dot(nodes["C"], rankdir="TB", module=backprop.Parameters(params)).source
+    first_row = re.search(r"\{rank=min; ([^}]*)\}", source)
+    assert first_row is not None
+    labels = [re.search(rf"\t{name.strip()} \[label=\"\{{ ?([^ |]+)", source)[1] for name in first_row[1].split(";")]
+    assert labels == ["x1", "x2"]  # not y, the target: only the loss uses it
+
+
 # -- the scripts in demos/, run as a newcomer would --------------------------------------------
 
 
 @pytest.mark.slow  # a subprocess per test
 @pytest.mark.skipif(not HAS_DOT, reason="graphviz's dot binary is not installed")
 def test_backprop_script_writes_graph(tmp_path):
-    result = run_script("backprop_by_hand.py", "--out", str(tmp_path))
+    result = run_script("backprop_by_hand.py", "--gif", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "dC/dw1" in result.stdout
     picture = tmp_path / "backprop_graph.png"
@@ -125,7 +139,7 @@ def test_backprop_script_writes_graph(tmp_path):
 @pytest.mark.slow  # a subprocess per test
 def test_backprop_script_without_dot_skips_graph_with_hint(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path / "empty"))  # no `dot` on this PATH
-    result = run_script("backprop_by_hand.py", "--out", str(tmp_path), env=env)
+    result = run_script("backprop_by_hand.py", "--gif", "--out", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
     assert "dot" in result.stderr and "apt-get install graphviz" in result.stderr
     assert "Traceback" not in result.stderr

@@ -137,3 +137,159 @@ def test_history_history_is_the_keras_dict_of_the_same_lists():
     assert history.history == {"loss": history.loss, "accuracy": history.accuracy, "val_loss": history.val_loss,
                                "val_accuracy": history.val_accuracy}
     assert history.history["loss"] is history.loss and len(history.history["val_accuracy"]) == 2
+
+
+# -- issue 23: the parameters in one vector, arrays end to end ---------------------------------------
+
+def _snapshots():
+    seen = []
+
+    def callback(epoch, history, model):
+        seen.append([p.data for p in model.parameters()])
+
+    return seen, callback
+
+
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS + [lambda ps: SGD(ps, lr=0.05, weight_decay=0.01)],
+                         ids=["sgd-momentum", "adam", "sgd-decay"])
+def test_fit_batched_writes_values_back_before_each_callback_and_reads_edits(make_optimizer):
+    """Each callback sees the trained Values (as eager's), an edit it makes is trained on, and
+    the optimizer's state is handed back at the end (Adam counts every step)."""
+    X, y = make_moons(40, noise=0.2, seed=2)
+    runs = []
+    for backend in ("eager", "batched"):
+        model = MLP(2, [6, 1], seed=4)
+        optimizer = make_optimizer(model.parameters())
+        seen, snapshot = _snapshots()
+
+        def edit(epoch, history, model):
+            if epoch == 1:
+                model.parameters()[0].data = 0.5  # as a user's callback might (EarlyStopping restores)
+
+        fit(model, X, y, loss="hinge", optimizer=optimizer, epochs=4, batch_size=16, seed=1, progress=False,
+            backend=backend, callbacks=[snapshot, edit])
+        runs.append((seen, [p.data for p in model.parameters()], optimizer))
+    (eager_seen, eager_final, eager_opt), (batched_seen, batched_final, batched_opt) = runs
+    for epoch, (got, want) in enumerate(zip(batched_seen, eager_seen)):
+        assert_close_lists(got, want, f"parameters seen by the callback after epoch {epoch}")
+    assert batched_seen[2][0] != 0.5 and eager_seen[2][0] != 0.5  # trained on from the edited value
+    assert_close_lists(batched_final, eager_final, "final parameters")
+    if isinstance(eager_opt, Adam):
+        assert batched_opt.t == eager_opt.t == 12
+        assert_close_lists(batched_opt.m, eager_opt.m, "Adam m")
+    else:
+        assert_close_lists(batched_opt.velocity, eager_opt.velocity, "SGD velocity")
+
+
+def test_fit_batched_reads_the_model_at_the_start_of_each_fit():
+    X, y = make_moons(30, noise=0.2, seed=3)
+    models = []
+    for backend in ("eager", "batched"):
+        model = MLP(2, [5, 1], seed=1)
+        optimizer = SGD(model.parameters(), lr=0.1, momentum=0.5)
+        fit(model, X, y, loss="hinge", optimizer=optimizer, epochs=1, progress=False, backend=backend)
+        for p in model.parameters()[:3]:
+            p.data *= -1.0  # edited between fits
+        fit(model, X, y, loss="hinge", optimizer=optimizer, epochs=1, progress=False, backend=backend)
+        models.append([p.data for p in model.parameters()])
+    assert_close_lists(models[1], models[0], "parameters after two fits with an edit between")
+
+
+def test_fit_batched_with_an_optimizer_without_array_twin_trains_on_the_values():
+    class Halving(SGD):
+        def step(self):
+            super().step()
+            self.lr *= 0.5
+
+    X, y = make_moons(30, noise=0.2, seed=3)
+    runs = [train(b, "mse", lambda ps: Halving(ps, lr=0.2), X, y) for b in ("eager", "batched")]
+    assert_same_training(*runs)
+
+
+def test_fit_takes_numpy_arrays_on_every_backend_and_batched_never_expands_them(monkeypatch):
+    """X (N, F) float32 and y as class indices (N,) or targets (N, k): every backend trains as
+    on lists; the batched backend never turns X into rows of Python floats."""
+    np = pytest.importorskip("numpy")
+    X, y = make_spiral(60, classes=3, seed=4)
+    X32, y_int = np.array(X, dtype=np.float32), np.array(y, dtype=np.int64)
+    X_seen = [[float(v) for v in row] for row in X32.tolist()]  # what float32 features are
+    adam = lambda ps: Adam(ps, lr=0.05)  # noqa: E731
+    reference = train("eager", "cross_entropy", adam, X_seen, y, nouts=(8, 3), batch_size=16)
+    for backend in ("eager", "compiled"):
+        assert_same_training(reference, train(backend, "cross_entropy", adam, X32, y_int, nouts=(8, 3), batch_size=16))
+    import nn.train
+
+    def no_rows(*args):
+        raise AssertionError("the batched backend expanded X into Python rows")
+
+    monkeypatch.setattr(nn.train, "as_rows", no_rows)
+    assert_same_training(reference, train("batched", "cross_entropy", adam, X32, y_int, nouts=(8, 3), batch_size=16))
+    Y = np.column_stack([X32[:, 0] + X32[:, 1], X32[:, 0] * X32[:, 1]]).astype(np.float64)
+    sgd = lambda ps: SGD(ps, lr=0.05)  # noqa: E731
+    monkeypatch.undo()
+    want = train("eager", "mse", sgd, X_seen, Y.tolist(), nouts=(6, 2))
+    monkeypatch.setattr(nn.train, "as_rows", no_rows)
+    assert_same_training(want, train("batched", "mse", sgd, X32, Y, nouts=(6, 2)))
+
+
+def test_fit_batched_without_numpy_names_the_fast_extra_before_training(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_numpy(name, *args, **kwargs):
+        if name == "numpy" or name.startswith("numpy."):
+            raise ImportError("No module named 'numpy'")
+        return real_import(name, *args, **kwargs)
+
+    X, y = make_moons(10, noise=0.1, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    monkeypatch.setattr(builtins, "__import__", no_numpy)
+    with pytest.raises(ImportError, match=r"fit\(\): backend='batched' needs numpy: pip install 'valuegrad\[fast\]'"):
+        fit(model, X, y, epochs=1, progress=False, backend="batched")
+    assert [p.data for p in model.parameters()] == before
+
+
+# -- issue 22 items 5 and 12 --------------------------------------------------------------------------
+
+def test_fit_batched_refuses_a_loss_that_branches_on_the_data():
+    """Issue 22 item 5: a loss picking (p-t)**2 or |p-t| by the target's value trained
+    differently from eager without a word; now the first batch where it matters is refused."""
+    from autograd import Value
+
+    def picky(preds, targets):
+        terms = []
+        for p, t in zip(preds, targets):
+            value = t.data if isinstance(t, Value) else t
+            terms.append((p - t) ** 2 if value > 0.5 else abs(p - t))
+        return sum(terms[1:], terms[0]) * (1.0 / len(terms))
+
+    X = [[i / 10.0] for i in range(20)]
+    y = [0.2 if i % 2 else 0.9 for i in range(20)]
+    fit(MLP(1, [4, 1], seed=0), X, y, loss=picky, epochs=1, batch_size=5, progress=False)  # eager trains
+    with pytest.raises(ValueError, match=r"loss 'picky' gives .* on a batch where the graph traced from one "
+                                         r"sample gives .*branch on the data"):
+        fit(MLP(1, [4, 1], seed=0), X, y, loss=picky, epochs=1, batch_size=5, progress=False, backend="batched")
+
+
+def test_fit_batched_says_when_a_loss_needs_float_targets():
+    def as_float(preds, targets):
+        return sum(((p - float(t)) ** 2 for p, t in zip(preds, targets[1:])), (preds[0] - float(targets[0])) ** 2)
+
+    X, y = [[0.0], [1.0]], [0.5, 1.5]
+    with pytest.raises(TypeError, match=r"passes each target to a callable loss as a Value leaf .* loss 'as_float' "
+                                        r"raised TypeError"):
+        fit(MLP(1, [2, 1], seed=0), X, y, loss=as_float, epochs=1, progress=False, backend="batched")
+
+
+def test_fit_batched_loss_reading_one_output_of_two():
+    """Issue 22 item 12: the loss reads output 0 only; batched trains as eager (was an internal error)."""
+    def first_output(preds, targets):
+        return nn.mse_loss([p[0] for p in preds], targets)
+
+    X = [[i / 10.0, (i % 3) / 3.0] for i in range(24)]
+    y = [a - b for a, b in X]
+    adam = lambda ps: Adam(ps, lr=0.05)  # noqa: E731
+    runs = [train(b, first_output, adam, X, y, nouts=(5, 2), batch_size=8) for b in ("eager", "batched")]
+    assert_same_training(*runs)

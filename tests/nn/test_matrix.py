@@ -187,7 +187,8 @@ def test_backprop_matrices_rejects_a_model_without_layers():
 def layer_products(source: str, section: str) -> list[list[str]]:
     """The matrix-product lines of each layer group (``# group k: m x dot (matrix product``) in one
     function of a BatchedGraph's generated source, in the order the function runs them."""
-    body = source.split("def _backward")[0 if section == "forward" else 1]
+    with_inputs = source.split("def _backward_params(")[0]  # the backward that also gives d loss / d inputs
+    body = with_inputs.split("def _backward(")[0 if section == "forward" else 1]
     groups = body.split("    # group ")[1:]
     return [[line.strip() for line in group.splitlines() if "_matmul(" in line]
             for group in groups if "(matrix product" in group.splitlines()[0]]
@@ -208,9 +209,9 @@ def test_compile_batched_emits_one_product_forward_and_two_backward_per_layer(ac
     assert [len(products) for products in forward] == [1] * len(widths)
     assert [len(products) for products in backward] == [2] * len(widths)
     for products in backward:
-        assert re.search(r"^GV\[.+\] \+= _matmul\(.+\.T, g\)$", products[0])  # W^T delta: the recurrence
+        assert re.search(r"_matmul\(.+\.T, g, out=GV\[.+\]\)$", products[0])  # W^T delta: the recurrence
         assert re.search(r"_matmul\(g, V\[.+\]\.T\)$", products[1])  # delta a^T: the weight gradient
-    assert graph.source.count("_matmul(") == 3 * len(widths)
+    assert graph.source.split("def _backward_params(")[0].count("_matmul(") == 3 * len(widths)
 
 
 def test_backprop_matrices_relu_at_zero_has_slope_zero_in_both_views():

@@ -145,3 +145,75 @@ def test_optimizer_options_refuse_non_numbers(bad):
         Adam(_params(1.0), lr=bad)
     with pytest.raises(ValueError, match=f"momentum must be a finite number, got {type(bad).__name__}"):
         SGD(_params(1.0), lr=0.1, momentum=bad)
+
+
+ARRAY_CASES = [
+    ("sgd", dict(lr=0.1)),
+    ("sgd", dict(lr=0.05, momentum=0.9)),
+    ("sgd", dict(lr=0.05, weight_decay=0.01)),
+    ("sgd", dict(lr=0.05, momentum=0.8, weight_decay=0.02)),
+    ("adam", dict(lr=0.01)),
+    ("adam", dict(lr=0.003, betas=(0.8, 0.99), eps=1e-6)),
+]
+
+
+@pytest.mark.parametrize("kind, options", ARRAY_CASES)
+def test_array_optimizers_equal_the_value_optimizers_after_100_steps(kind, options):
+    """ArraySGD / ArrayAdam on a vector and SGD / Adam on Values, fed the same gradients
+    (a different one each step, with zeros, signs and a large range), end within 1e-12."""
+    np = pytest.importorskip("numpy", reason="the array optimizers need numpy")
+    from nn.optim import ArrayAdam, ArraySGD
+
+    rng = np.random.default_rng(5)
+    start = rng.normal(size=40) * 3.0
+    values = _params(*start.tolist())
+    vector = start.copy()
+    value_opt = (SGD if kind == "sgd" else Adam)(values, **options)
+    array_opt = (ArraySGD if kind == "sgd" else ArrayAdam)(vector, **options)
+    for step in range(100):
+        grad = rng.normal(size=40) * 10.0 ** rng.integers(-6, 3, size=40)
+        grad[step % 40] = 0.0
+        for p, g in zip(values, grad.tolist()):
+            p.grad = g
+        value_opt.step()
+        array_opt.step(grad)
+    want = np.array([p.data for p in values])
+    assert np.max(np.abs(vector - want)) <= 1e-12
+    assert not np.array_equal(vector, start)  # they trained
+
+
+def test_array_optimizer_carries_a_value_optimizers_state_both_ways():
+    """array_optimizer() continues where the Value optimizer stopped and store() hands the state back."""
+    np = pytest.importorskip("numpy", reason="the array optimizers need numpy")
+    from nn.optim import ArrayAdam, ArraySGD, array_optimizer
+
+    for make in (lambda ps: Adam(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9)):
+        values, twins = _params(1.0, -2.0), _params(1.0, -2.0)
+        reference, optimizer = make(twins), make(values)
+        for opt, ps in ((reference, twins), (optimizer, values)):  # one step on Values for both
+            for p, g in zip(ps, (0.5, -0.25)):
+                p.grad = g
+            opt.step()
+        vector = np.array([p.data for p in values])
+        array = array_optimizer(optimizer, vector)
+        assert isinstance(array, (ArrayAdam, ArraySGD))
+        for p, g in zip(twins, (0.125, 1.0)):  # the second step: Values against the vector
+            p.grad = g
+        reference.step()
+        array.step(np.array([0.125, 1.0]))
+        assert vector.tolist() == [p.data for p in twins]
+        array.store(optimizer)
+        assert getattr(optimizer, "t", None) == getattr(reference, "t", None)
+        assert [getattr(optimizer, name) for name in ("m", "v", "velocity") if hasattr(reference, name)] == [
+            getattr(reference, name) for name in ("m", "v", "velocity") if hasattr(reference, name)
+        ]
+
+    class Custom(SGD):
+        def step(self):
+            super().step()
+
+    assert array_optimizer(Custom(_params(1.0), lr=0.1), np.zeros(1)) is None
+    with pytest.raises(TypeError, match=r"ArrayAdam\(\): params must be a 1-D float64 numpy array"):
+        ArrayAdam(np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"lr must be > 0"):
+        ArraySGD(np.zeros(3), lr=0.0)

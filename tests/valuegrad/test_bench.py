@@ -94,4 +94,34 @@ def test_bench_rejects_unknown_sections(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--sections", "az"])
     assert exit_info.value.code == 2
-    assert "argument --sections: expected letters from 'abcdefg', got 'az'" in capsys.readouterr().err
+    assert "argument --sections: expected letters from 'abcdefgh', got 'az'" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # compiles a 100k-parameter graph three times
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
+def test_bench_mnist_section_runs_small_and_its_engines_agree(capsys):
+    """(h) on tiny sizes: every engine starts from the same weights (same first loss), each
+    timing is there, and the report prints the scaling table and the goals."""
+    from valuegrad import bench
+
+    notes: list[str] = []
+    with bench._one_thread(notes):
+        result = bench.bench_mnist_epoch(1, notes, n=256)
+        result["scaling"] = bench.bench_scaling(1, notes, (4,), (8, 16))
+    result["memory"] = bench.bench_fit_memory(128, ("float32",))
+    first = result["_info"]["first_loss"]
+    assert set(first) >= {"valuegrad batched", "numpy by hand"}
+    for engine, loss in first.items():
+        assert math.isclose(loss, first["numpy by hand"], rel_tol=1e-9), engine
+    assert not [note for note in notes if "disagree" in note], notes
+    for engine in ("valuegrad batched", "numpy by hand"):
+        assert len(result[engine]["samples"]) == 1 and result[engine]["median"] > 0.0
+    assert [(row["width"], row["batch"]) for row in result["scaling"]["rows"]] == [(4, 8), (4, 16)]
+    memory = result["memory"]["float32"]
+    assert memory["array_bytes"] == 128 * 784 * 4 and memory["peak_added_bytes"] > 0
+    goals: list = []
+    bench._report_mnist_epoch(result, goals)
+    printed = capsys.readouterr().out
+    assert "(h) one epoch of MLP(784, [128, 10]) on 256 generated MNIST-shaped samples" in printed
+    assert "scaling: (f)'s step on MLP(2, [w, w, 1])" in printed
+    assert any(text.startswith("(h) fit on a 60000 x 784 float32 array") and ok is None for text, ok in goals)

@@ -22,8 +22,10 @@ BAD_VALUES = ("0", "-1", "x", "", "9" * 400, "nan", "inf")
 # directory or file may be called 0, -1, x, nan or inf.  Anything else accepted is a bug.
 NAMES = ("0", "-1", "x", "nan", "inf")
 EXPECTED_VALID = (
-    {(command, "--seed", "0") for command in ("demo", "demo moons", "demo regression", "demo spiral", "demo digits")}
+    {(command, "--seed", "0") for command in ("demo", "demo moons", "demo regression", "demo spiral", "demo digits",
+                                              "demo mnist")}
     | {(command, "--out", name) for command in ("demo", *(f"demo {d}" for d in cli.DEMOS)) for name in NAMES}
+    | {("demo mnist", "--data", name) for name in NAMES}
     | {("bench", "--json", name) for name in NAMES}
     | {("check", "--seed", "0")}
     | {("check", "--json", name) for name in NAMES}

@@ -80,6 +80,17 @@ def engine_graph(p: Mapping[str, float] = WEIGHTS) -> tuple[dict[str, Value], di
     return params, nodes
 
 
+class Parameters:
+    """The worked example's weights and biases by name, as ``to_dot(module=...)`` takes them: the
+    picture then tells them from the inputs, which it draws as the first row, weights below."""
+
+    def __init__(self, params: Mapping[str, Value]) -> None:
+        self.params = dict(params)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return list(self.params.items())
+
+
 def finite_differences(p: Mapping[str, float] = WEIGHTS, *, eps: float = 1e-6) -> dict[str, float]:
     """Central differences (C(w + eps) - C(w - eps)) / 2eps for every parameter."""
     names = tuple(p)
@@ -154,19 +165,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=LEARNING_RATE,
         help="learning rate of the SGD step (default: %(default)s)",
     )
+    # Writing the GIF is ~90% of the demo's CPU time (one Graphviz run per frame, then Pillow's
+    # quantizer), and docs/backprop.gif is committed: so it is written only when asked for.
+    parser.add_argument(
+        "--gif", action="store_true",
+        help="also write backprop.gif, backpropagation one node at a time (several times the rest's time)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
         out = output_dir(Path(args.out))
         print(report(worked_example(lr=args.lr)))
-        _, nodes = engine_graph()
-        written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB")
+        params, nodes = engine_graph()
+        written = draw_graph(nodes["C"], out / "backprop_graph.png", show_local_grads=True, rankdir="TB",
+                             module=Parameters(params))
         if written is not None:
             print(f"\nwrote {written}  (the graph: data, grad and local derivatives on the edges)")
-        animation = animate_graph(nodes["C"], out / "backprop.gif", rankdir="TB", fps=1.0)
-        if animation is not None:
-            print(f"wrote {animation}  (backpropagation one node at a time: upstream x local = contribution)")
+        if args.gif:
+            animation = animate_graph(nodes["C"], out / "backprop.gif", rankdir="TB", fps=1.0)
+            if animation is not None:
+                print(f"wrote {animation}  (backpropagation one node at a time: upstream x local = contribution)")
         return 0
 
     return run_safely("backprop", body)

@@ -157,7 +157,8 @@ def plot_curves(history: Any, path: Path, *, title: str) -> Path:
     """Loss and accuracy per epoch (training and held-out) in two panels."""
     plt = pyplot()
     epochs = list(range(1, len(history.loss) + 1))
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    # constrained layout makes room for the suptitle: with the default one it sat on the panels' titles.
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4.3), layout="constrained")
     loss_axes.plot(epochs, history.loss, label="training loss")
     if history.val_loss:
         loss_axes.plot(epochs, history.val_loss, label="held-out loss", linestyle="--")

@@ -80,8 +80,12 @@ def train(
     return run
 
 
-def predict_grid(run: SpiralRun, xs: list[float], ys: list[float]) -> list[list[int]]:
-    """The predicted class at every (x, y) of the grid: one compiled graph, its inputs' data changed per point."""
+def margin_grid(run: SpiralRun, xs: list[float], ys: list[float]) -> list[list[list[float]]]:
+    """For each class k, its margin at every (x, y) of the grid: logit k minus the largest other logit.
+
+    The predicted class is where its margin is positive; margins are continuous, so contouring
+    them at 0 draws smooth boundaries.  One compiled graph, its inputs' data changed per point.
+    """
     from autograd import Value, compile_graph
     from autograd import sum as value_sum
 
@@ -91,31 +95,35 @@ def predict_grid(run: SpiralRun, xs: list[float], ys: list[float]) -> list[list[
     # MinMaxScaler maps each feature on its own, so the grid's axes are scaled once, not per point.
     scaled_x = [point[0] for point in run.scaler.transform([[x, ys[0]] for x in xs])]
     scaled_y = [point[1] for point in run.scaler.transform([[xs[0], y] for y in ys])]
-    classes = range(len(logits))
-    rows = []
+    margins: list[list[list[float]]] = [[] for _ in logits]
     for y in scaled_y:
         inputs[1].data = y
-        row = []
+        rows: list[list[float]] = [[] for _ in logits]
         for x in scaled_x:
             inputs[0].data = x
             compiled.forward()
-            row.append(max(classes, key=lambda k: logits[k].data))
-        rows.append(row)
-    return rows
+            scores = [logit.data for logit in logits]
+            for k, score in enumerate(scores):
+                rows[k].append(score - max(scores[:k] + scores[k + 1:]))
+        for k, row in enumerate(rows):
+            margins[k].append(row)
+    return margins
 
 
 def plot_regions(run: SpiralRun, path: Path) -> Path:
     """The predicted class over the plane as coloured regions, with the training points on top."""
     plt = pyplot()
-    from matplotlib.colors import ListedColormap
 
-    # 200 x 200 predictions (a 100 x 100 grid drew the curved regions as visible stair steps),
-    # made affordable by compiling the model's graph once and re-running it per point.
-    xs, ys = grid(run.X + run.X_held_out, steps=200)
-    regions = predict_grid(run, xs, ys)
+    # Each class's region is where its margin (logit minus the best other logit) is positive.
+    # contourf interpolates the margins between grid points, so the boundaries are smooth curves;
+    # filling a grid of class numbers drew them as stair steps, even on a 200 x 200 grid.
+    xs, ys = grid(run.X + run.X_held_out, steps=120)
+    margins = margin_grid(run, xs, ys)
     figure, axes = plt.subplots(figsize=(6.5, 6))
-    colours = ListedColormap(CLASS_COLOURS[:CLASSES])
-    axes.contourf(xs, ys, regions, levels=[k - 0.5 for k in range(CLASSES + 1)], cmap=colours, alpha=0.25)
+    bound = max(abs(m) for class_margins in margins for row in class_margins for m in row) + 1.0
+    for label, class_margins in enumerate(margins):
+        axes.contourf(xs, ys, class_margins, levels=[0.0, bound], colors=[CLASS_COLOURS[label]], alpha=0.25)
+        axes.contour(xs, ys, class_margins, levels=[0.0], colors="black", linewidths=0.8)
     for label in range(CLASSES):
         points = [x for x, t in zip(run.X, run.y) if t == label]
         axes.scatter(*columns(points), c=CLASS_COLOURS[label], edgecolors="black", s=22, label=f"class {label}")
