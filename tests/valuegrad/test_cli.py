@@ -222,17 +222,28 @@ def test_option_types_reject_bad_values_with_the_bounds(parse, text, message):
 
 # -- the two common slips: the message says what to do (issue 24.5) ------------------------------
 
+def _demos_taking(option: str) -> str:
+    """The demos whose own parser has ``option``, in the order `valuegrad demo --help` lists them."""
+    parsers = dict(subcommands(cli.build_parser()))
+    return ", ".join(name for name in cli.DEMOS if option in parsers[("demo", name)]._option_string_actions)
+
+
+def test_demos_taking_lists_the_training_demos():
+    assert {"moons", "regression", "spiral", "digits"} <= set(_demos_taking("--epochs").split(", "))
+    assert "backprop" in _demos_taking("--lr").split(", ") and "backprop" not in _demos_taking("--epochs")
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     (["graph", "-x*y", "--x", "1", "--y", "2"],
      "valuegrad graph: error: unrecognized arguments: -x*y --x; an expression that starts with '-' reads as an "
      "option: put -- before it (valuegrad graph -- \"-x*y\" --x 1 ...) or start it with a space (\" -x*y\") "
      "(see `valuegrad graph --help`)\n"),
     (["demo", "--epochs", "5"],
-     "valuegrad demo: error: --epochs is an option of the demos moons, regression, spiral, digits, not of "
+     f"valuegrad demo: error: --epochs is an option of the demos {_demos_taking('--epochs')}, not of "
      "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo moons --epochs 5`; before a name "
      "only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
     (["demo", "--seed", "1", "--lr=0.5", "backprop"],
-     "valuegrad demo: error: --lr is an option of the demos moons, backprop, regression, spiral, digits, not of "
+     f"valuegrad demo: error: --lr is an option of the demos {_demos_taking('--lr')}, not of "
      "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo backprop --lr=0.5`; before a "
      "name only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
     (["bench", "--bogus"], "valuegrad bench: error: unrecognized arguments: --bogus (see `valuegrad bench --help`)\n"),
