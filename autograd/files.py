@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -15,16 +17,53 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> str:
     ``open()`` would give a new file (``0o666`` less the umask; an existing file keeps its
     mode), then renamed over ``path``; the directory is fsynced so the rename survives a crash.
     A symlink at ``path`` is followed: its target is replaced, the link stays.
+    Only a regular file is ever renamed over: an existing character device or FIFO (``/dev/null``,
+    ``/dev/stdout``, a named pipe), directly or through a symlink, is written into as ``open()``
+    would; a directory, socket or block device is refused with an OSError naming ``path``.
     Returns the path written, as a string.
     """
-    target = os.path.realpath(os.fspath(path))
-    directory = os.path.dirname(target)
+    name = os.fspath(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if _is_special(name):
+        _write_into(name, payload)
+        return name
+    target = os.path.realpath(name)
+    directory = os.path.dirname(target)
     mode = _new_file_mode(target)
     if not _write_unnamed(directory, target, payload, mode):
         _write_named(directory, target, payload, mode)
     _fsync_directory(directory)
-    return os.fspath(path)
+    return name
+
+
+def _is_special(name: str) -> bool:
+    """True when ``name`` (symlinks followed) is a character device or FIFO; OSError for other non-files."""
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        return False  # a new file (or a dangling symlink, whose target is created)
+    if stat.S_ISREG(mode):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {name}: it is a directory; give the path of a file")
+    kind = "a socket" if stat.S_ISSOCK(mode) else "a block device" if stat.S_ISBLK(mode) else "not a regular file"
+    raise OSError(errno.EINVAL, f"cannot write {name}: it is {kind}; give the path of a regular file")
+
+
+def _write_into(name: str, payload: bytes) -> None:
+    """Write into an existing character device or FIFO as ``open(name, "wb")`` would, never replacing it.
+
+    No O_CREAT and no O_TRUNC; a FIFO's open waits for a reader, as a shell redirection does.
+    The type is checked again on the open descriptor, so a file swapped in meanwhile is not truncated.
+    """
+    fd = os.open(name, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "wb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            raise OSError(errno.EINVAL, f"cannot write {name}: it changed while being opened; nothing written")
+        handle.write(payload)
 
 
 def _write_unnamed(directory: str, target: str, payload: bytes, mode: int) -> bool:

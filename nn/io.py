@@ -1,4 +1,4 @@
-"""save / load an MLP as JSON (architecture + exact float weights), written atomically; no pickle."""
+"""save / load any Module's parameters as JSON (nn's MLP, Layer, Neuron rebuilt; yours loaded into); no pickle."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
+from autograd import Value
 from autograd.files import write_atomic
 from autograd.ops import to_float
 
-from .module import ACTIVATIONS, MLP
+from .module import ACTIVATIONS, MLP, Layer, Neuron
 
 FORMAT = "valuegrad-mlp"
+# Every other model: its parameters by name, its class, and (for nn's Layer and Neuron) what rebuilds it.
+MODULE_FORMAT = "valuegrad-module"
+MODULE_VERSION = 1
+# The classes `load` rebuilds from a module file, by the name stored in it; a file never names code to import.
+_REBUILDABLE = {"nn.Layer": ("nin", "nout", "activation"), "nn.Neuron": ("nin", "activation")}
+_Model = TypeVar("_Model")
 VERSION = 2  # 2: weights in PyTorch's layout (layers.<i>.weight rows); 1: one entry per parameter
 READABLE_VERSIONS = (1, 2)
 # JSON has no nan/inf: such weights are stored as these strings.
@@ -50,15 +57,22 @@ def _row_json(row: list[float], name: str) -> str:
     return json.dumps([_encode(x, f"{name}[{k}]") for k, x in enumerate(row)], allow_nan=False)
 
 
-def save(model: MLP, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` as JSON and return the path.
+def save(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s parameters to ``path`` as JSON and return the path.
 
-    Written with :func:`autograd.files.write_atomic`: an existing file is either fully
-    replaced or left as it was. Weights that are numpy scalars or Fractions are stored as floats.
+    ``model`` is any :class:`nn.Module` (``MLP``, ``Layer``, ``Neuron`` or your own subclass) or
+    any object with a ``parameters()`` method (micrograd style). An MLP is stored with its
+    architecture (format ``valuegrad-mlp``); anything else as its parameters by name
+    (``named_parameters()``, else ``"0"``, ``"1"``, ... in ``parameters()`` order) with its class
+    name and, for ``Layer`` and ``Neuron``, what :func:`load` needs to rebuild it
+    (format ``valuegrad-module``). Written with :func:`autograd.files.write_atomic`: an existing
+    file is either fully replaced or left as it was. Weights that are numpy scalars or Fractions
+    are stored as floats.
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"save(): model must be an nn.MLP, got {type(model).__name__}")
     path = Path(path)
+    if type(model) is not MLP:  # a subclass may compute something else: stored by its parameters
+        write_atomic(path, _module_text(model))
+        return path
     entries = []
     for i, layer in enumerate(model.layers):
         rows = [_row_json([w.data for w in n.w], f"layers.{i}.weight[{j}]") for j, n in enumerate(layer.neurons)]
@@ -73,6 +87,58 @@ def save(model: MLP, path: str | os.PathLike[str]) -> Path:
     )
     write_atomic(path, text)
     return path
+
+
+def _named_parameters(model: Any, where: str) -> list[tuple[str, Value]]:
+    """``model``'s (name, Value) pairs: ``named_parameters()``, else ``parameters()`` numbered; checked."""
+    named, plain = getattr(model, "named_parameters", None), getattr(model, "parameters", None)
+    if callable(named):
+        pairs = list(named())
+    elif callable(plain):
+        pairs = [(str(i), p) for i, p in enumerate(plain())]
+    else:
+        raise TypeError(
+            f"{where}: model must be an nn.Module (MLP, Layer, Neuron or your own subclass) or an object "
+            f"with a parameters() method, got {type(model).__name__}"
+        )
+    seen: set[str] = set()
+    for name, p in pairs:
+        if not isinstance(name, str) or not isinstance(p, Value):
+            kind = type(p)
+            raise TypeError(f"{where}: {type(model).__name__}'s parameters must be (str name, autograd.Value) "
+                            f"pairs, got {type(name).__name__} {name!r:.40} -> {kind.__module__}.{kind.__qualname__}")
+        if name in seen:
+            raise ValueError(f"{where}: {type(model).__name__} has two parameters named {name!r}; names must be unique")
+        seen.add(name)
+    return pairs
+
+
+def _class_name(model: Any) -> str:
+    cls = type(model)
+    return f"nn.{cls.__name__}" if cls in (Layer, Neuron, MLP) else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _architecture_of(model: Any) -> dict[str, Any] | None:
+    """What rebuilds ``model`` when it is exactly an nn class (a subclass may compute something else)."""
+    cls = type(model)
+    if cls is MLP:
+        return model.architecture()  # type: ignore[no-any-return]
+    if cls in (Layer, Neuron):
+        return {key: getattr(model, key) for key in _REBUILDABLE[f"nn.{cls.__name__}"]}
+    return None
+
+
+def _module_text(model: Any) -> str:
+    entries = [
+        f"  {json.dumps(name)}: {json.dumps(_encode(p.data, name), allow_nan=False)}"
+        for name, p in _named_parameters(model, "save()")
+    ]
+    return (
+        f'{{"format": {json.dumps(MODULE_FORMAT)}, "version": {MODULE_VERSION},\n'
+        f' "class": {json.dumps(_class_name(model))},\n'
+        f' "architecture": {json.dumps(_architecture_of(model))},\n'
+        ' "parameters": {\n' + ",\n".join(entries) + "\n }\n}\n"
+    )
 
 
 def _shape(sizes: list[int]) -> str:
@@ -227,20 +293,7 @@ def _layers_v1(weights: dict[str, Any], sizes: list[int], path: Path) -> _Layers
     return matrices, biases
 
 
-def load(path: str | os.PathLike[str]) -> MLP:
-    """Read a file written by :func:`save` (format version 1 or 2) and rebuild the MLP exactly.
-
-    The whole file is checked before any Value is built: the architecture's parameter count
-    against the weights the file holds, their shapes and their numbers. A truncated, corrupt,
-    wrong-format, wrong-version or mismatched file, or a path that is not a regular file,
-    raises a ``ValueError`` naming the file and the problem.
-    """
-    path = Path(path)
-    document = _parse(path)
-    if not isinstance(document, dict):
-        raise _fail(path, f"expected a JSON object, got {type(document).__name__}")
-    if document.get("format") != FORMAT:
-        raise _fail(path, f"not a {FORMAT} file (format is {document.get('format')!r:.60})")
+def _mlp(document: dict[str, Any], path: Path) -> MLP:
     version = document.get("version")
     if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise _fail(path, f"unsupported version {version!r:.60}; this valuegrad reads versions {READABLE_VERSIONS}")
@@ -251,3 +304,100 @@ def load(path: str | os.PathLike[str]) -> MLP:
     read = _layers_v1 if version == 1 else _layers_v2
     matrices, biases = read(weights, [nin, *nouts], path)
     return MLP._from_weights(nin, nouts, activation, out_activation, matrices, biases)
+
+
+def _module_parameters(document: dict[str, Any], path: Path) -> tuple[str, Any, dict[str, float]]:
+    """The class name, architecture and parameters of a ``valuegrad-module`` file, checked."""
+    version = document.get("version")
+    if isinstance(version, bool) or version != MODULE_VERSION:
+        raise _fail(path, f"unsupported version {version!r:.60} of {MODULE_FORMAT}; this valuegrad reads "
+                          f"version {MODULE_VERSION}")
+    cls = document.get("class")
+    if not isinstance(cls, str):
+        raise _fail(path, f"'class' must be a string, got {type(cls).__name__}")
+    parameters = document.get("parameters")
+    if not isinstance(parameters, dict):
+        raise _fail(path, f"'parameters' must be an object of name -> number, got {type(parameters).__name__}")
+    values = {name: _number(value, name, path) for name, value in parameters.items()}
+    return cls, document.get("architecture"), values
+
+
+def _rebuild(cls: str, arch: Any, count: int, path: Path) -> Layer | Neuron:
+    """An nn.Layer or nn.Neuron of the stored architecture, all weights 0.0 until assigned; checked first."""
+    keys = _REBUILDABLE[cls]
+    if not isinstance(arch, dict) or set(arch) != set(keys):
+        raise _fail(path, f"'architecture' of an {cls} must be an object with exactly the keys {sorted(keys)}, "
+                          f"got {arch!r:.80}")
+    for key in keys[:-1]:
+        if isinstance(arch[key], bool) or not isinstance(arch[key], int) or arch[key] < 1:
+            raise _fail(path, f"architecture {key!r} must be a positive int, got {arch[key]!r:.60}")
+    if arch["activation"] not in ACTIVATIONS:
+        got = arch["activation"]
+        raise _fail(path, f"architecture 'activation' must be one of {list(ACTIVATIONS)}, got {got!r:.60}")
+    nin, nout = arch["nin"], arch.get("nout", 1)
+    if (nin + 1) * nout != count:  # before building anything: bounded by what the file holds
+        raise _fail(path, f"the architecture {arch} has {(nin + 1) * nout} parameters, the file holds {count}")
+    if cls == "nn.Neuron":
+        neuron = Neuron.__new__(Neuron)
+        neuron._set(nin, arch["activation"], [0.0] * nin, 0.0, "")
+        return neuron
+    layer = Layer.__new__(Layer)
+    layer._set(nin, nout, arch["activation"], [[0.0] * nin] * nout, [0.0] * nout, "")
+    return layer
+
+
+def _assign(model: Any, values: dict[str, float], held: str, path: Path) -> None:
+    """Set ``model``'s parameters from ``values`` by name, all or nothing; ValueError naming the file."""
+    pairs = _named_parameters(model, "load()")
+    names = {name for name, _ in pairs}
+    missing = [name for name, _ in pairs if name not in values]
+    extra = [name for name in values if name not in names]
+    if missing or extra:
+        raise _fail(path, f"its parameters do not match those of the {type(model).__name__} to load into: "
+                          f"{len(missing)} missing (e.g. {missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}); "
+                          f"the file holds {held}")
+    for name, p in pairs:
+        p.data = values[name]
+
+
+@overload
+def load(path: str | os.PathLike[str], *, into: None = None) -> Any: ...
+@overload
+def load(path: str | os.PathLike[str], *, into: _Model) -> _Model: ...
+def load(path: str | os.PathLike[str], *, into: Any = None) -> Any:
+    """Read a file written by :func:`save`; return the model rebuilt, or ``into`` with the file's weights.
+
+    Without ``into``: an MLP file (format version 1 or 2) gives the MLP, a saved ``Layer`` or
+    ``Neuron`` that module, exactly. The weights of your own Module class cannot be rebuilt from
+    a file (a file never names code to run): build the model, then ``load(path, into=model)``
+    sets its parameters by name (any file kind, any Module or object with ``parameters()``) and
+    returns it; names must match exactly, and an MLP, Layer or Neuron must have the file's
+    architecture. Nothing is assigned unless everything matches. The whole file is checked
+    before any Value is built. A truncated, corrupt, wrong-format, wrong-version or mismatched
+    file, or a path that is not a regular file, raises a ``ValueError`` naming the file and the problem.
+    """
+    path = Path(path)
+    document = _parse(path)
+    if not isinstance(document, dict):
+        raise _fail(path, f"expected a JSON object, got {type(document).__name__}")
+    kind = document.get("format")
+    if kind == FORMAT:
+        model = _mlp(document, path)
+        if into is None:
+            return model
+        cls, arch, values = "nn.MLP", model.architecture(), {n: p.data for n, p in model.named_parameters()}
+    elif kind == MODULE_FORMAT:
+        cls, arch, values = _module_parameters(document, path)
+        if into is None:
+            if cls not in _REBUILDABLE:
+                raise _fail(path, f"holds the parameters of a {cls}, which load() cannot rebuild (it rebuilds "
+                                  "nn's MLP, Layer and Neuron); build the model and load into it: "
+                                  "load(path, into=model)")
+            into = _rebuild(cls, arch, len(values), path)
+    else:
+        raise _fail(path, f"not a {FORMAT} file (format is {kind!r:.60}); nor a {MODULE_FORMAT} file")
+    own = _architecture_of(into)
+    if own is not None and (_class_name(into), own) != (cls, arch):
+        raise _fail(path, f"holds a {cls} {arch}, which does not fit the {_class_name(into)} {own} to load into")
+    _assign(into, values, f"a {cls} with {len(values)} parameters", path)
+    return into

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .module import MLP
 
@@ -51,26 +51,34 @@ def to_torch(model: MLP, *, dtype: torch.dtype | None = None) -> torch.nn.Sequen
     return torch.nn.Sequential(*modules)
 
 
-def from_torch(module: torch.nn.Module) -> MLP:
-    """An :class:`MLP` with exactly the weights of a ``torch.nn.Sequential`` of ``Linear`` layers.
+def _refuse_custom_behaviour(module: torch.nn.Module, torch: Any, where: str) -> None:
+    """TypeError/ValueError unless ``module`` computes exactly what its layers say.
 
-    Between the ``Linear`` layers (and after the last) may stand one ``ReLU``, ``Tanh`` or
-    ``Sigmoid`` (or nothing, or ``Identity``); the hidden layers must share one activation,
-    as an MLP's do. Weights of any floating dtype are converted to float64 exactly; a
-    ``Linear`` without bias gets zero biases. A single ``Linear`` gives an MLP whose (unused)
-    hidden ``activation`` is the default ``"relu"``. Anything else raises a ``ValueError`` naming the
-    first layer that cannot be converted and its index.
+    A ``Sequential`` subclass may override ``forward``, and a forward hook or pre-hook (on the
+    Sequential, on one of its layers, or registered globally) may change inputs or outputs; an
+    MLP built from the layers alone would then compute something else without a word.
     """
-    try:
-        import torch  # lazily: torch is an optional dependency
-    except ImportError as exc:
-        raise _missing_torch("nn.from_torch()") from exc
-    where = "nn.from_torch()"
-    if not isinstance(module, torch.nn.Sequential):
+    if type(module) is not torch.nn.Sequential:
+        kind = "a subclass of torch.nn.Sequential" if isinstance(module, torch.nn.Sequential) else "a"
         raise TypeError(
-            f"{where}: module must be a torch.nn.Sequential of Linear layers and activations, "
-            f"got {type(module).__name__}"
+            f"{where}: module must be exactly a torch.nn.Sequential of Linear layers and activations "
+            f"(not a subclass, whose forward may differ), got {kind} {type(module).__name__}"
         )
+    registry = torch.nn.modules.module
+    if getattr(registry, "_global_forward_hooks", None) or getattr(registry, "_global_forward_pre_hooks", None):
+        raise ValueError(f"{where}: global forward hooks are registered (torch.nn.modules.module."
+                         "register_module_forward_hook); they would change what the model computes; remove them")
+    for name, part in [("the Sequential", module)] + [(f"layer {i} {m!r}", m) for i, m in enumerate(module.children())]:
+        if part._forward_hooks or part._forward_pre_hooks:
+            raise ValueError(f"{where}: {name} has forward hooks or pre-hooks, which change what it "
+                             "computes; remove them (the handle's .remove()) before converting")
+        if "forward" in vars(part):
+            raise ValueError(f"{where}: {name} has its own forward assigned on the instance; "
+                             "an MLP can only compute the standard layers")
+
+
+def _linears_and_activations(module: torch.nn.Module, torch: Any, where: str) -> tuple[list[Any], list[str]]:
+    """The Linear layers in order and the activation after each ("linear" for none); ValueError naming a bad layer."""
     names = {getattr(torch.nn, name): ours for ours, name in _TORCH_ACTIVATIONS.items()}
     linears: list[torch.nn.Linear] = []
     activations: list[str] = []  # the activation after each Linear
@@ -78,6 +86,9 @@ def from_torch(module: torch.nn.Module) -> MLP:
         label = f"layer {index}" + (f" ({name!r})" if name != str(index) else "")
         kind = type(layer)
         if isinstance(layer, torch.nn.Linear) and kind is torch.nn.Linear:  # exactly Linear: no subclass forward
+            if layer.in_features < 1 or layer.out_features < 1:
+                raise ValueError(f"{where}: {label} {layer!r} has zero width; every MLP layer needs at least "
+                                 "one input and one output")
             if linears and layer.in_features != linears[-1].out_features:
                 raise ValueError(
                     f"{where}: {label} {layer!r} takes {layer.in_features} inputs but the Linear before it "
@@ -102,6 +113,29 @@ def from_torch(module: torch.nn.Module) -> MLP:
             )
     if not linears:
         raise ValueError(f"{where}: the Sequential has no Linear layer")
+    return linears, activations
+
+
+def from_torch(module: torch.nn.Module) -> MLP:
+    """An :class:`MLP` with exactly the weights of a ``torch.nn.Sequential`` of ``Linear`` layers.
+
+    Between the ``Linear`` layers (and after the last) may stand one ``ReLU``, ``Tanh`` or
+    ``Sigmoid`` (or nothing, or ``Identity``); the hidden layers must share one activation,
+    as an MLP's do. Weights of any floating dtype are converted to float64 exactly; a
+    ``Linear`` without bias gets zero biases. A single ``Linear`` gives an MLP whose (unused)
+    hidden ``activation`` is the default ``"relu"``. Only what the layers themselves compute
+    converts: a ``Sequential`` subclass (its ``forward`` may differ) is a TypeError, and forward
+    hooks or pre-hooks (on the module, a layer, or global) a ValueError, as is a zero-width
+    ``Linear``. Anything else raises a ``ValueError`` naming the first layer that cannot be
+    converted and its index.
+    """
+    try:
+        import torch  # lazily: torch is an optional dependency
+    except ImportError as exc:
+        raise _missing_torch("nn.from_torch()") from exc
+    where = "nn.from_torch()"
+    _refuse_custom_behaviour(module, torch, where)
+    linears, activations = _linears_and_activations(module, torch, where)
     hidden = activations[:-1]
     if any(act != hidden[0] for act in hidden):
         first = next(i for i, act in enumerate(hidden) if act != hidden[0])

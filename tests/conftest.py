@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # `ci`: quick and reproducible (derandomized, so a red run is red again on rerun); failing
@@ -24,3 +25,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("VALUEGRAD_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, imported when a test first asks for it (importing it at collection takes seconds); skips if absent."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    # The tests' tensors are tiny: torch's thread pool only spins against the other work on the
+    # machine (the docs' 300-step moons loop: 13 s with the default threads on a busy 2-core
+    # machine, 3.7 s with one).  Later in-process users (the docs pages, bench) inherit this.
+    torch.set_num_threads(1)
+    return torch

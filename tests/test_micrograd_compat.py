@@ -67,6 +67,7 @@ def test_same_weights_give_micrograds_numbers():
         assert math.isclose(mine.data, other.data, rel_tol=1e-9, abs_tol=1e-12)
 
 
+@pytest.mark.slow  # trains an MLP on the moons: ~2-3 s
 def test_demo_training_loop_learns_the_moons_with_our_imports():
     """The demo notebook's loop, 20 steps on our engine alone: the loss halves and accuracy passes 85%."""
     random.seed(1337)

@@ -131,9 +131,64 @@ def _explain_constant_graph(args: argparse.Namespace) -> None:
         )
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]  # type: ignore[no-any-return]
+
+
+def _demo_option_before_name(parser: argparse.ArgumentParser, words: list[str]) -> str | None:
+    """`valuegrad demo --epochs 5`: what to say when a demo's own option comes before the demo's name.
+
+    argparse would take the option's value for the name ("invalid choice: '5'").
+    """
+    if not words or words[0] != "demo":
+        return None
+    demo_parser = _subparser(parser, "demo")
+    name = next((word for word in words[1:] if word in DEMOS), None)
+    position = 1
+    while position < len(words) and words[position] != name:
+        word, has_value, _ = words[position].partition("=")
+        if word in ("--out", "--seed") and not has_value:
+            position += 2  # a shared option and its value
+            continue
+        taking = [demo for demo in DEMOS if word in _subparser(demo_parser, demo)._option_string_actions]
+        if word.startswith("-") and word not in demo_parser._option_string_actions and taking:
+            given = words[position:position + (1 if has_value or position + 1 == len(words) else 2)]
+            example = " ".join([name if name in taking else taking[0], *given])
+            return (f"{word} is an option of the demos {', '.join(taking)}, not of `valuegrad demo` itself: "
+                    f"put it after the demo's name, e.g. `valuegrad demo {example}`; before a name only "
+                    f"{', '.join(SHARED_DEMO_OPTIONS)} are taken (by the default demos)")
+        position += 1
+    return None
+
+
+def _expression_hint(args: argparse.Namespace, unknown: list[str]) -> str:
+    """`valuegrad graph "-x*y" ...`: argparse reads an expression starting with '-' as an option."""
+    if not hasattr(args, "expression"):
+        return ""
+    dashed = next((word for word in unknown if word.startswith("-") and not word.startswith("--")), None)
+    if dashed is None:
+        return ""
+    return (f"; an expression that starts with '-' reads as an option: put -- before it "
+            f"(valuegrad {args.command} -- \"{dashed}\" --x 1 ...) or start it with a space (\" {dashed}\")")
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with usage errors that say what to do for the two common slips."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    misplaced = _demo_option_before_name(parser, words)
+    if misplaced is not None:
+        _subparser(parser, "demo").error(misplaced)
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        getattr(args, "_parser", parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}{_expression_hint(args, unknown)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 2

@@ -253,6 +253,7 @@ def test_compile_graph_rejects_bad_input_and_huge_graphs(monkeypatch):
         compile_graph(x * 2.0).backward("1")
 
 
+@pytest.mark.slow  # a 20,000-op chain compiled and replayed: ~3 s
 def test_compile_graph_deep_chain():
     x = Value(1.0)
     y = x

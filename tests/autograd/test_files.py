@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +41,88 @@ def test_write_atomic_through_a_symlink_replaces_the_target_keeps_the_link(tmp_p
     link.symlink_to(real)
     write_atomic(link, "new")
     assert link.is_symlink() and real.read_text() == "new"
+
+
+def _read_fifo_in_thread(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as handle:  # waits for the writer, then reads until it closes
+            received.append(handle.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, received
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX only")
+@pytest.mark.parametrize("through_symlink", [False, True], ids=["fifo", "symlink-to-fifo"])
+def test_write_atomic_writes_into_a_fifo_never_replaces_it(tmp_path, through_symlink):
+    """Issue 22.1: a FIFO (or a symlink to one) is written into, not renamed over with a regular file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    path = fifo
+    if through_symlink:
+        path = tmp_path / "model.json"
+        path.symlink_to(fifo)
+    reader, received = _read_fifo_in_thread(fifo)
+    assert write_atomic(path, "payload") == str(path)
+    reader.join(10)
+    assert received == [b"payload"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a regular file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"pipe", path.name})
+
+
+def _private_null_device(directory: Path) -> Path:
+    """A character device like /dev/null (1, 3) made in ``directory``, so a failing test clobbers only it."""
+    device = directory / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        with open(device, "wb") as handle:  # a `nodev` mount refuses to open it
+            handle.write(b"")
+    except (OSError, AttributeError) as exc:
+        pytest.skip(f"cannot make a character device here (needs root and a dev-enabled tmp): {exc}")
+    return device
+
+
+def test_write_atomic_through_a_symlink_to_a_null_device_leaves_it_a_device(tmp_path):
+    """Issue 22.1: ``nn.save`` / ``draw`` into /dev/null (here a private copy, through a link) kept it a device."""
+    device = _private_null_device(tmp_path)
+    link = tmp_path / "out.json"
+    link.symlink_to(device)
+    for path in (device, link):
+        assert write_atomic(path, "x" * 1000) == str(path)
+        assert stat.S_ISCHR(os.lstat(device).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "out.json"]
+
+
+def test_write_atomic_refuses_a_directory_naming_it(tmp_path):
+    directory = tmp_path / "plots"
+    directory.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(directory)
+    for path in (directory, link):
+        with pytest.raises(IsADirectoryError, match=rf"cannot write {re.escape(str(path))}: it is a directory"):
+            write_atomic(path, "x")
+    assert directory.is_dir() and list(directory.iterdir()) == [] and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "plots"]
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets are POSIX only")
+def test_write_atomic_refuses_a_socket_naming_it(tmp_path):
+    path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(OSError, match=rf"cannot write {re.escape(str(path))}: it is a socket"):
+            write_atomic(path, "x")
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def test_write_atomic_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.txt"
+    link.symlink_to(tmp_path / "new.txt")
+    write_atomic(link, "made")
+    assert link.is_symlink() and (tmp_path / "new.txt").read_text() == "made"
 
 
 @pytest.mark.slow  # a subprocess writing a large file

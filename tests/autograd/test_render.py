@@ -217,19 +217,26 @@ def test_to_dot_edges_run_from_inputs_through_op_to_output():
         assert len(outgoing) == 1 and outgoing[0] in records
 
 
-@given(expressions_with_inputs())
-def test_to_dot_structure_matches_graph(case):
-    """Every Value is one record, every op one node, every (input, op) pair one edge with its local derivative."""
-    expr, xs = case
-    root = expr(*[Value(x) for x in xs])
-    root.backward()
+def _check_structure(root: Value) -> None:
+    """Every Value is one record, every op one node, every (input, op) pair one edge with its local derivative.
+
+    A hub (a Value used more than ``HUB_FAN_OUT`` times) is, as documented, one dashed record per
+    use instead: its records are counted once per use, each feeding exactly one op.
+    """
     nodes = all_nodes(root)
     for i, node in enumerate(nodes):
         node.label = f"n{i}"
+    uses = Counter(parent for node in nodes for parent in node.parents)
+    copies = {node.label: uses[node] if uses[node] > autograd.render.HUB_FAN_OUT else 1 for node in nodes}
     parsed = Parsed(to_dot(root, max_nodes=10**6).source)
     label_of = {name: fields[0] for name, fields in parsed.records().items()}
-    assert sorted(label_of.values()) == sorted(node.label for node in nodes)
-    op_output = {t: label_of[h] for t, h, _ in parsed.edges if t.endswith("op")}
+    assert Counter(label_of.values()) == Counter(copies)
+    for name, label in label_of.items():
+        if copies[label] > 1:  # each copy of a hub feeds exactly one op
+            assert len([h for t, h, _ in parsed.edges if t == name]) == 1, (name, label)
+    op_output = {t: h for t, h, _ in parsed.edges if t.endswith("op")}
+    assert all(h in label_of for h in op_output.values()), "an op's output edge ends at a node that is not drawn"
+    op_output = {t: label_of[h] for t, h in op_output.items()}
     expected_ops = {node.label: node.op for node in nodes if node.parents}
     assert {op_output[name]: op for name, op in parsed.op_nodes().items()} == expected_ops
     expected_edges = Counter(
@@ -243,6 +250,31 @@ def test_to_dot_structure_matches_graph(case):
     for fields in parsed.records().values():
         node = by_label[fields[0]]
         assert fields[1:] == [f"data {format_number(node.data)}", f"grad {format_number(node.grad)}"]
+
+
+@given(expressions_with_inputs())
+def test_to_dot_structure_matches_graph(case):
+    expr, xs = case
+    root = expr(*[Value(x) for x in xs])
+    root.backward()
+    _check_structure(root)
+
+
+def test_to_dot_structure_draws_a_leaf_hub_once_per_use():
+    """Issue 22.16: the intense profile drew an input used 13 times, which the structure test counted once."""
+    x, w = Value(0.5), Value(-2.0)
+    root = autograd.sum([x * (k + 1) for k in range(autograd.render.HUB_FAN_OUT)] + [x * w])
+    root.backward()
+    _check_structure(root)
+
+
+def test_to_dot_structure_draws_an_interior_hub_once_per_use():
+    """A hub computed by an op: the op's output edge reaches a drawn copy, not an undeclared node."""
+    x = Value(2.0)
+    hub = x * 3.0
+    root = autograd.sum([hub * (k + 1) for k in range(autograd.render.HUB_FAN_OUT + 1)])
+    root.backward()
+    _check_structure(root)
 
 
 def test_to_dot_show_grad_false_omits_grads_colours_and_scale():

@@ -10,7 +10,8 @@ from hypothesis import given
 from autograd import Value
 from tests.strategies import expressions_with_inputs, torch_functions
 
-torch = pytest.importorskip("torch", reason="torch is not installed; the oracle tests need it")
+# torch comes from the session fixture `torch` (tests/conftest.py): imported when the first test here
+# runs, not at collection, and every test skips with a reason where it is not installed.
 
 
 def _close(ours: float, theirs: float, scale: float) -> bool:
@@ -18,7 +19,7 @@ def _close(ours: float, theirs: float, scale: float) -> bool:
     return math.isclose(ours, theirs, rel_tol=1e-10, abs_tol=1e-12 * scale)
 
 
-def _torch_value_and_grads(expr, xs):
+def _torch_value_and_grads(torch, expr, xs):
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
     out = expr.build(*leaves, functions=torch_functions())
     out.backward()
@@ -32,9 +33,9 @@ def _ours(expr, xs):
     return out.data, [leaf.grad for leaf in leaves]
 
 
-def _check(expr, xs):
+def _check(torch, expr, xs):
     value, grads = _ours(expr, xs)
-    t_value, t_grads = _torch_value_and_grads(expr, xs)
+    t_value, t_grads = _torch_value_and_grads(torch, expr, xs)
     scale = 1.0 + max(abs(v) for v in expr.evaluate(*xs))
     assert _close(value, t_value, scale), (value, t_value)
     for i, (g, t) in enumerate(zip(grads, t_grads)):
@@ -42,13 +43,13 @@ def _check(expr, xs):
 
 
 @given(expressions_with_inputs())
-def test_torch_oracle_random_dags(case):
-    _check(*case)
+def test_torch_oracle_random_dags(torch, case):
+    _check(torch, *case)
 
 
 @given(expressions_with_inputs(min_nodes=20, max_nodes=50))
-def test_torch_oracle_deep_shared_dags(case):
-    _check(*case)
+def test_torch_oracle_deep_shared_dags(torch, case):
+    _check(torch, *case)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_torch_oracle_deep_shared_dags(case):
         (lambda v: v**0, 0.0),
     ],
 )
-def test_torch_oracle_ieee_edges_agree(f, x):
+def test_torch_oracle_ieee_edges_agree(torch, f, x):
     v = Value(x)
     out = f(v)
     out.backward()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,23 +30,41 @@ def assert_png(path: Path) -> None:
 SMALL_MOONS = ["demo", "moons", "--epochs", "2", "--samples", "40", "--no-progress"]
 
 
+@dataclass(frozen=True)
+class DemoRun:
+    """What one in-process `valuegrad ...` run returned, printed and wrote."""
+
+    status: int
+    out: str
+    err: str
+    directory: Path
+
+
+@pytest.fixture(scope="session")
+def small_moons_run(tmp_path_factory) -> DemoRun:
+    """`valuegrad demo moons` on a small problem with SGD and a seed, run once; several tests read its results."""
+    directory = tmp_path_factory.mktemp("small_moons")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main([*SMALL_MOONS, "--optimizer", "sgd", "--seed", "7", "--out", str(directory)])
+    return DemoRun(status, stdout.getvalue(), stderr.getvalue(), directory)
+
+
 @needs_matplotlib
-def test_cli_demo_moons_writes_pictures_and_prints_paths(tmp_path, capsys):
-    assert main([*SMALL_MOONS, "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def test_cli_demo_moons_writes_pictures_and_prints_paths(small_moons_run):
+    assert small_moons_run.status == 0, small_moons_run.err
     names = ["moons_boundary.png", "moons_curves.png"] + (["moons_neuron.png"] if HAS_DOT else [])
     for name in names:
-        assert_png(tmp_path / name)
-        assert f"wrote {tmp_path / name}" in out
-    assert "training accuracy" in out and "held-out accuracy" in out
+        assert_png(small_moons_run.directory / name)
+        assert f"wrote {small_moons_run.directory / name}" in small_moons_run.out
+    assert "training accuracy" in small_moons_run.out and "held-out accuracy" in small_moons_run.out
 
 
 @needs_matplotlib
-def test_cli_demo_moons_sgd_optimizer_and_seed(tmp_path, capsys):
-    argv = ["demo", "moons", "--epochs", "1", "--samples", "40", "--optimizer", "sgd", "--seed", "7"]
-    assert main([*argv, "--no-progress", "--out", str(tmp_path)]) == 0
-    assert "sgd, 1 epochs" in capsys.readouterr().out
-    assert_png(tmp_path / "moons_boundary.png")
+def test_cli_demo_moons_sgd_optimizer_and_seed(small_moons_run):
+    assert small_moons_run.status == 0, small_moons_run.err
+    assert "sgd, 2 epochs" in small_moons_run.out
+    assert_png(small_moons_run.directory / "moons_boundary.png")
 
 
 def test_cli_demo_backprop_prints_table(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import runpy
 import shutil
 import struct
 import subprocess
@@ -177,16 +178,27 @@ def test_spiral_script_writes_picture(tmp_path):
     png_size(tmp_path / "spiral_regions.png")
 
 
-@pytest.mark.slow  # a subprocess per test
+def run_script_in_process(name: str, args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """A demos/*.py script run as `__main__` in this process: its argument handling without a new interpreter."""
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "demos" / name), *args])
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script may put the checkout first: undone after
+    try:
+        runpy.run_path(str(ROOT / "demos" / name), run_name="__main__")
+        status = 0
+    except SystemExit as exited:
+        status = exited.code if isinstance(exited.code, int) else 1
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 @pytest.mark.parametrize("script", ["moons.py", "backprop_by_hand.py", "regression.py", "spiral.py"])
-def test_script_help_names_default_output_directory(script):
-    wide = dict(os.environ, COLUMNS="500")  # argparse wraps long paths at hyphens, e.g. inside "wt-docs"
-    result = run_script(script, "--help", env=wide)
-    assert result.returncode == 0
-    assert str(ROOT / "demos" / "out") in " ".join(result.stdout.split())
+def test_script_help_names_default_output_directory(script, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "500")  # argparse wraps long paths at hyphens, e.g. inside "wt-docs"
+    status, out, _ = run_script_in_process(script, ["--help"], monkeypatch, capsys)
+    assert status == 0
+    assert str(ROOT / "demos" / "out") in " ".join(out.split())
 
 
-@pytest.mark.slow  # a subprocess per test
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [
@@ -197,8 +209,8 @@ def test_script_help_names_default_output_directory(script):
         ("backprop_by_hand.py", ["--bogus"], "unrecognized arguments"),
     ],
 )
-def test_script_bad_arguments_exit_2_without_traceback(script, args, message):
-    result = run_script(script, *args)
-    assert result.returncode == 2
-    assert message in result.stderr and "error:" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_script_bad_arguments_exit_2_without_traceback(script, args, message, monkeypatch, capsys):
+    status, _, err = run_script_in_process(script, args, monkeypatch, capsys)
+    assert status == 2
+    assert message in err and "error:" in err
+    assert "Traceback" not in err

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
 
-pytest.importorskip("sklearn", reason="the digits demo needs scikit-learn (the 'demo' extra)")
-pytest.importorskip("matplotlib", reason="the digits demo draws with matplotlib (the 'demo' extra)")
-pytest.importorskip("numpy", reason="backend='batched' needs numpy (the 'fast' extra)")
-
-from valuegrad.__main__ import main  # noqa: E402
+from valuegrad.__main__ import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Looked up, not imported: importing scikit-learn at collection costs seconds on every test run.
+NEEDED = {"sklearn": "the digits demo needs scikit-learn (the 'demo' extra)",
+          "matplotlib": "the digits demo draws with matplotlib (the 'demo' extra)",
+          "numpy": "backend='batched' needs numpy (the 'fast' extra)"}
+MISSING = [reason for module, reason in NEEDED.items() if importlib.util.find_spec(module) is None]
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))
 def test_demo_digits_reaches_96_percent_held_out_and_writes_its_pictures(tmp_path, capsys):
     assert main(["demo", "digits", "--out", str(tmp_path), "--no-progress"]) == 0
     printed = capsys.readouterr().out

@@ -11,11 +11,6 @@ from hypothesis import strategies as st
 from autograd import Value, gradcheck, topological_order
 from nn import functional as F
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - torch is optional
-    torch = None
-
 finite = st.floats(min_value=-30.0, max_value=30.0, allow_nan=False)
 
 
@@ -190,8 +185,7 @@ def test_bce_with_logits_gradient_property(z, y):
     assert x.grad == pytest.approx(1.0 / (1.0 + math.exp(-z)) - y, abs=1e-12)
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed (optional float64 oracle)")
-def test_losses_match_torch_float64():
+def test_losses_match_torch_float64(torch):
     import torch.nn.functional as TF
 
     logits = [[1.5, -0.3, 0.2], [-2.0, 0.4, 3.0]]
@@ -295,8 +289,7 @@ def test_losses_build_the_same_graph_whatever_the_data(build, points):
     assert "softplus" in _ops_of(build([Value(0.0)] * 3)) or "logsumexp" in _ops_of(build([Value(0.0)] * 3))
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed (optional float64 oracle)")
-def test_cross_entropy_probability_targets_match_torch_float64():
+def test_cross_entropy_probability_targets_match_torch_float64(torch):
     import torch.nn.functional as TF
 
     logits = [[1.5, -0.3, 0.2], [-2.0, 0.4, 3.0]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 import stat
 import threading
@@ -13,7 +14,9 @@ from fractions import Fraction
 
 import pytest
 
+import nn
 import nn.io
+from autograd import Value
 from nn import MLP, load, make_moons, save
 
 
@@ -60,9 +63,157 @@ def test_nan_and_inf_weights_round_trip(tmp_path):
     assert math.isnan(ws[0]) and ws[1] == math.inf and ws[2] == -math.inf
 
 
-def test_save_rejects_non_mlp(tmp_path):
-    with pytest.raises(TypeError, match="model must be an nn.MLP, got list"):
+def test_save_rejects_what_has_no_parameters_saying_what_is_supported(tmp_path):
+    with pytest.raises(TypeError, match=r"save\(\): model must be an nn.Module \(MLP, Layer, Neuron or your own "
+                                        r"subclass\) or an object with a parameters\(\) method, got list"):
         save([], tmp_path / "x.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- any Module: Layer and Neuron rebuilt, your own loaded into (issue 24.5) -------------------------
+
+def _outputs(model, rows):
+    outs = [model(row) for row in rows]
+    return [[o.data] if hasattr(o, "data") else [v.data for v in o] for o in outs]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("kind", ["Layer", "Neuron"])
+def test_save_load_layer_and_neuron_round_trip_exactly(tmp_path, kind, activation):
+    """Issue 24.5: save() refused a Layer or Neuron ("model must be an nn.MLP")."""
+    rng = random.Random(3)
+    model = nn.Layer(3, 4, activation, rng=rng) if kind == "Layer" else nn.Neuron(3, activation, rng=rng)
+    for p in model.parameters():
+        p.data = rng.uniform(-2.0, 2.0)  # biases too
+    model.parameters()[0].data = math.inf  # specials survive
+    path = save(model, tmp_path / "m.json")
+    document = json.loads(path.read_text())
+    assert document["format"] == "valuegrad-module" and document["class"] == f"nn.{kind}"
+    back = load(path)
+    assert type(back) is type(model) and repr(back) == repr(model)
+    assert [(n, p.data.hex(), p.label) for n, p in back.named_parameters()] == [
+        (n, p.data.hex(), p.label) for n, p in model.named_parameters()]
+    rows = [[0.5, -1.0, 0.25], [1.5, 0.0, -0.75]]
+    assert _outputs(back, rows) == _outputs(model, rows)
+
+
+class TwoNeurons(nn.Module):
+    """A user's own Module: its layout is its code, which a file cannot rebuild."""
+
+    def __init__(self, seed):
+        rng = random.Random(seed)
+        self.first, self.second = nn.Neuron(2, "tanh", rng=rng), nn.Neuron(1, "linear", rng=rng)
+        self.scale = Value(rng.uniform(0.5, 1.5))
+
+    def named_parameters(self):
+        return ([("first." + n, p) for n, p in self.first.named_parameters()]
+                + [("second." + n, p) for n, p in self.second.named_parameters()] + [("scale", self.scale)])
+
+    def __call__(self, x):
+        return self.second([self.first(x)]) * self.scale
+
+
+class MicrogradStyle:
+    """Not even an nn.Module: only parameters(), as micrograd programs write them."""
+
+    def __init__(self, seed):
+        rng = random.Random(seed)
+        self.w, self.b = [Value(rng.uniform(-1, 1)) for _ in range(3)], Value(rng.uniform(-1, 1))
+
+    def parameters(self):
+        return [*self.w, self.b]
+
+
+@pytest.mark.parametrize("cls", [TwoNeurons, MicrogradStyle])
+def test_save_your_own_module_and_load_it_into_a_fresh_instance(tmp_path, cls):
+    model = cls(seed=1)
+    path = save(model, tmp_path / "own.json")
+    document = json.loads(path.read_text())
+    assert document["class"] == f"{__name__}.{cls.__qualname__}" and document["architecture"] is None
+    with pytest.raises(ValueError, match=rf"load\(\): .*own.json: holds the parameters of a {__name__}\."
+                                         rf"{cls.__qualname__}, which load\(\) cannot rebuild .* "
+                                         r"load\(path, into=model\)"):
+        load(path)
+    fresh = cls(seed=2)
+    assert [p.data for p in fresh.parameters()] != [p.data for p in model.parameters()]
+    assert load(path, into=fresh) is fresh
+    assert [p.data.hex() for p in fresh.parameters()] == [p.data.hex() for p in model.parameters()]
+    if cls is TwoNeurons:
+        assert fresh([0.3, -0.6]).data == model([0.3, -0.6]).data
+
+
+def test_save_refuses_parameters_that_are_not_valuegrad_values(tmp_path):
+    class Foreign:
+        def parameters(self):
+            return [Value(1.0), Fraction(1, 3)]  # e.g. another engine's Value
+
+    with pytest.raises(TypeError, match=r"save\(\): Foreign's parameters must be \(str name, autograd.Value\) "
+                                        r"pairs, got str '1' -> fractions.Fraction"):
+        save(Foreign(), tmp_path / "f.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_into_an_mlp_checks_the_architecture_and_names(tmp_path):
+    model = MLP(2, [3, 1], "tanh", seed=4)
+    path = save(model, tmp_path / "mlp.json")
+    target = MLP(2, [3, 1], "tanh", seed=5)
+    assert load(path, into=target) is target and target.state_dict() == model.state_dict()
+    relu = MLP(2, [3, 1], "relu", seed=5)
+    before = relu.state_dict()
+    with pytest.raises(ValueError, match=r"holds a nn.MLP .*'activation': 'tanh'.* which does not fit the nn.MLP "
+                                         r".*'activation': 'relu'"):
+        load(path, into=relu)
+    assert relu.state_dict() == before  # nothing assigned
+    layer_path = save(nn.Layer(2, 3, rng=random.Random(0)), tmp_path / "layer.json")
+    with pytest.raises(ValueError, match=r"holds a nn.Layer .* which does not fit the nn.Neuron"):
+        load(layer_path, into=nn.Neuron(2))
+    own = TwoNeurons(seed=0)
+    with pytest.raises(ValueError, match=r"its parameters do not match those of the TwoNeurons to load into: "
+                                         r"6 missing \(e.g. \['first.w0'.*13 unexpected \(e.g. \['layer0.neuron0.w0'"):
+        load(path, into=own)
+
+
+MODULE_BAD_FILES = {
+    "wrong version": (lambda d: {**d, "version": 2}, "unsupported version 2 of valuegrad-module"),
+    "class not a string": (lambda d: {**d, "class": 7}, "'class' must be a string, got int"),
+    "parameters not an object": (lambda d: {**d, "parameters": [1.0]}, "'parameters' must be an object"),
+    "string parameter": (lambda d: {**d, "parameters": {**d["parameters"], "b": "x"}},
+                         "weight 'b' must be a number, got str"),
+    "huge architecture": (lambda d: {**d, "architecture": {"nin": 10**6, "activation": "relu"}},
+                          r"the architecture .* has 1000001 parameters, the file holds 3"),
+    "bad activation": (lambda d: {**d, "architecture": {"nin": 2, "activation": "gelu"}},
+                       "architecture 'activation' must be one of"),
+    "missing key": (lambda d: {**d, "architecture": {"nin": 2}},
+                    r"'architecture' of an nn.Neuron must be an object with exactly the keys \['activation', 'nin'\]"),
+    "renamed parameter": (lambda d: {**d, "parameters": {"w0": 1.0, "w1": 2.0, "bias": 0.0}},
+                          r"its parameters do not match those of the Neuron to load into: "
+                          r"1 missing \(e.g. \['b'\]\), 1 unexpected \(e.g. \['bias'\]\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODULE_BAD_FILES))
+def test_load_bad_module_file_names_file_and_problem(tmp_path, case):
+    good = json.loads(save(nn.Neuron(2, rng=random.Random(0)), tmp_path / "good.json").read_text())
+    corrupt, message = MODULE_BAD_FILES[case]
+    path = _write(tmp_path / "bad.json", corrupt(good))
+    with pytest.raises(ValueError, match=f"load\\(\\): .*bad.json: {message}"):
+        load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX only")
+def test_save_into_a_fifo_writes_through_it(tmp_path):
+    """Issue 22.1 through nn.save: the FIFO stays a FIFO and its reader gets the whole file."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    model = MLP(2, [1], seed=0)
+    save(model, fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    copy = _write(tmp_path / "copy.json", received[0].decode())
+    assert load(copy).state_dict() == model.state_dict()
 
 
 def _write(path, document):

@@ -9,11 +9,6 @@ import pytest
 from autograd import Value
 from nn import SGD, Adam
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - torch is optional
-    torch = None
-
 
 def _params(*values):
     return [Value(v) for v in values]
@@ -73,9 +68,8 @@ def test_adam_first_step_moves_every_parameter_by_about_lr():
     assert [p.data for p in ps] == pytest.approx([-0.05, 0.05, -0.05], rel=1e-4)
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed (optional float64 oracle)")
 @pytest.mark.parametrize("kind", ["sgd", "sgd_momentum", "adam"])
-def test_optimizers_match_torch_float64(kind):
+def test_optimizers_match_torch_float64(torch, kind):
     start = [0.5, -1.5, 2.0]
     grads = [[0.1, -0.2, 0.3], [1.0, 0.5, -0.25], [-0.7, 0.0, 0.9], [0.2, 0.2, 0.2]]
     ours = _params(*start)

@@ -16,14 +16,6 @@ from autograd import Value
 from nn import MLP
 from nn.module import ACTIVATIONS
 
-try:
-    import torch
-except ImportError:  # torch is optional: the bridge tests skip, the rest of the suite runs
-    torch = None
-
-requires_torch = pytest.mark.skipif(
-    torch is None, reason="PyTorch is not installed (pip install torch==2.13.0); the bridge needs it"
-)
 TOL = 1e-12
 
 
@@ -62,9 +54,8 @@ def _our_outputs(model, rows):
     return [[o] if isinstance(o, Value) else o for o in outs]
 
 
-@requires_torch
 @given(mlps_and_inputs())
-def test_to_torch_outputs_and_every_gradient_equal_valuegrads(case):
+def test_to_torch_outputs_and_every_gradient_equal_valuegrads(torch, case):
     model, rows = case
     net = nn.to_torch(model)
     ours = _our_outputs(model, rows)
@@ -90,9 +81,8 @@ def test_to_torch_outputs_and_every_gradient_equal_valuegrads(case):
             assert _close(neuron.b.grad, linear.bias.grad[j].item()), (neuron.b.label, neuron.b.grad)
 
 
-@requires_torch
 @given(mlps_and_inputs())
-def test_round_trip_valuegrad_torch_valuegrad_is_exact(case):
+def test_round_trip_valuegrad_torch_valuegrad_is_exact(torch, case):
     model, rows = case
     back = nn.from_torch(nn.to_torch(model))
     expected = model.architecture()
@@ -107,8 +97,7 @@ def test_round_trip_valuegrad_torch_valuegrad_is_exact(case):
         assert torch.equal(a, b)
 
 
-@requires_torch
-def test_round_trip_torch_valuegrad_torch_is_exact():
+def test_round_trip_torch_valuegrad_torch_is_exact(torch):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.Tanh(),
                               torch.nn.Linear(8, 2), torch.nn.Sigmoid()).double()
@@ -122,8 +111,7 @@ def test_round_trip_torch_valuegrad_torch_is_exact():
     assert torch.allclose(back(x), net(x), rtol=0, atol=0)
 
 
-@requires_torch
-def test_to_torch_layout_dtype_and_rng_untouched():
+def test_to_torch_layout_dtype_and_rng_untouched(torch):
     model = MLP(2, [4, 4, 1], seed=3)
     state = torch.random.get_rng_state()
     net = nn.to_torch(model)
@@ -141,8 +129,7 @@ def test_to_torch_layout_dtype_and_rng_untouched():
         nn.to_torch(net)
 
 
-@requires_torch
-def test_from_torch_converts_float32_exactly_and_missing_bias_as_zero():
+def test_from_torch_converts_float32_exactly_and_missing_bias_as_zero(torch):
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Linear(2, 3, bias=False), torch.nn.Identity(), torch.nn.ReLU(inplace=True),
                               torch.nn.Linear(3, 1))
@@ -154,8 +141,7 @@ def test_from_torch_converts_float32_exactly_and_missing_bias_as_zero():
     assert model(x).data == pytest.approx(net(torch.tensor([x])).item(), rel=1e-6)  # torch ran in float32
 
 
-@requires_torch
-def test_load_state_dict_takes_torch_tensors_and_a_torch_saved_file(tmp_path):
+def test_load_state_dict_takes_torch_tensors_and_a_torch_saved_file(torch, tmp_path):
     model = MLP(3, [5, 2], "sigmoid", seed=4)
     target = MLP(3, [5, 2], "sigmoid", seed=5)
     target.load_state_dict(nn.to_torch(model).state_dict())  # keys 0.weight, 2.weight, ...
@@ -172,42 +158,108 @@ def test_load_state_dict_takes_torch_tensors_and_a_torch_saved_file(tmp_path):
 
 
 UNSUPPORTED = [
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(), torch.nn.Linear(3, 1)),
+    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(), torch.nn.Linear(3, 1)),
      r"layer 1 LeakyReLU\(negative_slope=0.01\) is not supported; an MLP converts from Linear layers with ReLU, "
      r"Tanh, Sigmoid or Identity between them"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1),
+    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1),
                                  torch.nn.Conv1d(1, 1, 1)),
      r"layer 2 Dropout\(p=0.1, inplace=False\) is not supported"),
-    (lambda: torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2, 1)),
+    (lambda torch: torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2, 1)),
      r"layer 0 ReLU\(\) comes before the first Linear layer"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Linear(3, 1)),
+    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Linear(3, 1)),
      r"layer 2 Tanh\(\) follows another activation"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(4, 1)),
+    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(4, 1)),
      r"layer 1 Linear\(in_features=4, out_features=1, bias=True\) takes 4 inputs but the Linear before it gives 3"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Tanh(),
+    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Tanh(),
                                  torch.nn.Linear(3, 1)),
      r"the hidden layers use different activations \(after Linear 0: relu, after Linear 1: tanh\)"),
-    (lambda: torch.nn.Sequential(), r"the Sequential has no Linear layer"),
+    (lambda torch: torch.nn.Sequential(), r"the Sequential has no Linear layer"),
 ]
 
 
-@requires_torch
 @pytest.mark.parametrize("index", range(len(UNSUPPORTED)))
-def test_from_torch_names_the_first_unsupported_layer(index):
+def test_from_torch_names_the_first_unsupported_layer(torch, index):
     build, message = UNSUPPORTED[index]
     with pytest.raises(ValueError, match=r"nn.from_torch\(\): " + message):
-        nn.from_torch(build())
+        nn.from_torch(build(torch))
 
 
-@requires_torch
-def test_from_torch_refuses_a_module_that_is_not_a_sequential():
-    with pytest.raises(TypeError, match=r"nn.from_torch\(\): module must be a torch.nn.Sequential .*got Linear"):
+def test_from_torch_refuses_a_module_that_is_not_a_sequential(torch):
+    expected = r"nn.from_torch\(\): module must be exactly a torch.nn.Sequential .*got a Linear"
+    with pytest.raises(TypeError, match=expected):
         nn.from_torch(torch.nn.Linear(2, 1))
     named = torch.nn.Sequential()
     named.add_module("encoder", torch.nn.Linear(2, 2))
     named.add_module("act", torch.nn.GELU())
     with pytest.raises(ValueError, match=r"layer 1 \('act'\) GELU\(approximate='none'\) is not supported"):
         nn.from_torch(named)
+
+
+def test_from_torch_refuses_a_sequential_subclass_whose_forward_differs(torch):
+    """Issue 22.10: a subclass's own forward (here ``+ 1``) was ignored: the MLP computed something else."""
+
+    class PlusOne(torch.nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) + 1
+
+    net = PlusOne(torch.nn.Linear(2, 1))
+    with pytest.raises(TypeError, match=r"nn.from_torch\(\): module must be exactly a torch.nn.Sequential .*"
+                                        r"\(not a subclass, whose forward may differ\), got a subclass of "
+                                        r"torch.nn.Sequential PlusOne"):
+        nn.from_torch(net)
+
+
+def _times_ten(module, inputs, output):
+    return output * 10
+
+
+def _double_input(module, inputs):
+    return (inputs[0] * 2,)
+
+
+@pytest.mark.parametrize("where", ["sequential", "layer"])
+@pytest.mark.parametrize("kind", ["hook", "pre-hook"])
+def test_from_torch_refuses_forward_hooks_then_converts_once_removed(torch, where, kind):
+    """Issue 22.10: a x10 forward hook was ignored silently; refused (naming the module) while it is there."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1)).double()
+    hooked = net if where == "sequential" else net[2]
+    handle = (hooked.register_forward_hook(_times_ten) if kind == "hook"
+              else hooked.register_forward_pre_hook(_double_input))
+    name = r"the Sequential" if where == "sequential" else r"layer 2 Linear\(in_features=3"
+    with pytest.raises(ValueError, match=rf"nn.from_torch\(\): {name}.* has forward hooks or pre-hooks"):
+        nn.from_torch(net)
+    handle.remove()
+    model = nn.from_torch(net)
+    x = [0.5, -0.25]
+    assert model(x).data == pytest.approx(net(torch.tensor([x], dtype=torch.float64)).item(), rel=1e-12)
+
+
+def test_from_torch_refuses_global_forward_hooks(torch):
+    handle = torch.nn.modules.module.register_module_forward_hook(_times_ten)
+    try:
+        with pytest.raises(ValueError, match=r"nn.from_torch\(\): global forward hooks are registered"):
+            nn.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+    finally:
+        handle.remove()
+
+
+def test_from_torch_refuses_a_forward_assigned_on_a_layer(torch):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    net[0].forward = lambda x: x.sum(dim=1, keepdim=True)
+    with pytest.raises(ValueError, match=r"layer 0 Linear\(.*\) has its own forward assigned on the instance"):
+        nn.from_torch(net)
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op:UserWarning")
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3)])
+def test_from_torch_refuses_a_zero_width_linear(torch, shape):
+    """Issue 22.10: Linear(3, 0) built a model that MLP() and load refuse and to_torch crashes on."""
+    nin, nout = shape
+    with pytest.raises(ValueError, match=rf"nn.from_torch\(\): layer 0 Linear\(in_features={nin}, "
+                                         rf"out_features={nout}, bias=True\) has zero width"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Linear(nin, nout)))
+    with pytest.raises(ValueError, match=r"layer 2 .* has zero width"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 0)))
 
 
 # -- the docs' section runs ------------------------------------------------------------------------------
@@ -220,9 +272,8 @@ def _docs_block(heading: str) -> str:
     return blocks[0]
 
 
-@requires_torch
 @pytest.mark.slow
-def test_docs_when_you_outgrow_scalars_runs(tmp_path, monkeypatch, capsys):
+def test_docs_when_you_outgrow_scalars_runs(torch, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the example writes moons.pt
     namespace: dict = {}
     exec(compile(_docs_block("When you outgrow scalars"), "docs/nn.md", "exec"), namespace)

@@ -55,6 +55,7 @@ def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsy
     assert blocks["valuegrad batched"] > blocks["valuegrad eager"]  # a sub-millisecond step is timed in runs
 
 
+@pytest.mark.slow  # builds every engine, torch and micrograd included: seconds
 def test_bench_steps_reset_to_the_initial_weights():
     """(f) times blocks of steps that each start from the initial weights: after steps and a
     reset every engine computes its first loss again (and training had moved it)."""

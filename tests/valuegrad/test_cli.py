@@ -14,7 +14,6 @@ import nn
 import valuegrad.__main__ as cli
 from valuegrad import options
 
-pytestmark = pytest.mark.slow  # the command line (some tests start a subprocess)
 ROOT = Path(__file__).resolve().parents[2]
 
 # The bad values every option is tried with: zero, negative, not a number, empty, huge, nan, inf.
@@ -88,24 +87,35 @@ def test_cli_fuzz_only_the_listed_values_are_valid():
     assert valid == EXPECTED_VALID
 
 
-@pytest.mark.parametrize(
-    ("command", "option", "value"),
-    [
-        pytest.param(command, option, value, id=f"{command}-{option}-{value[:8] or 'empty'}")
-        for command, option, value, action in CASES
-        if (command, option, value) not in EXPECTED_VALID
-    ],
-)
-def test_cli_fuzz_bad_value_is_one_line_usage_error(command, option, value, capsys, tmp_path, monkeypatch):
+# (command, option) -> the bad values it must refuse; one in-process test per option tries them all.
+REFUSED: dict[tuple[str, str], list[str]] = {}
+for _command, _option, _value, _ in CASES:
+    if (_command, _option, _value) not in EXPECTED_VALID:
+        REFUSED.setdefault((_command, _option), []).append(_value)
+
+
+@pytest.mark.parametrize(("command", "option"), sorted(REFUSED), ids=[f"{c}-{o}" for c, o in sorted(REFUSED)])
+def test_cli_fuzz_bad_values_are_one_line_usage_errors(command, option, capsys, tmp_path, monkeypatch):
+    """Every refused value of the option: exit 2 with one line `valuegrad CMD: error: argument ...`, no traceback."""
     monkeypatch.chdir(tmp_path)  # should anything get through, it writes here
-    with pytest.raises(SystemExit) as exited:
-        cli.main([*command.split(), option, value, *TRAILING.get(command, [])])
-    err = capsys.readouterr().err
-    assert exited.value.code == 2, err
-    assert err.startswith(f"valuegrad {command}: error: argument ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
+    failures = []
+    for value in REFUSED[(command, option)]:
+        try:
+            status = cli.main([*command.split(), option, value, *TRAILING.get(command, [])])
+        except SystemExit as exited:
+            status = exited.code
+        err = capsys.readouterr().err
+        if (status != 2 or not err.startswith(f"valuegrad {command}: error: argument ")
+                or err.count("\n") != 1 or "Traceback" in err):
+            failures.append(f"{option} {value[:12]!r}: exit {status}, stderr {err!r:.300}")
+    assert not failures, "\n".join(failures)
 
 
+def test_cli_fuzz_tries_every_refused_case():
+    assert sum(map(len, REFUSED.values())) == len(CASES) - len(EXPECTED_VALID) > 200
+
+
+@pytest.mark.slow  # a subprocess
 def test_cli_usage_error_in_a_subprocess_is_one_line_without_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "valuegrad", "demo", "moons", "--samples", "1"],
@@ -155,6 +165,7 @@ def test_cli_bare_demo_reports_the_worst_status(monkeypatch):
     assert cli._run_default_demos(parser, parser.parse_args(["demo"])) == 1
 
 
+@pytest.mark.slow  # runs the backprop demo
 def test_cli_shared_options_before_a_demo_name_reach_that_demo(tmp_path, capsys):
     out = tmp_path / "backprop"  # also the demo's name: the value must not be taken for it
     assert cli.main(["demo", "--out", str(out), "backprop", "--lr", "1.0"]) == 0
@@ -207,3 +218,46 @@ def test_option_types_accept_good_values(parse, text, expected):
 def test_option_types_reject_bad_values_with_the_bounds(parse, text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(text)
+
+
+# -- the two common slips: the message says what to do (issue 24.5) ------------------------------
+
+def _demos_taking(option: str) -> str:
+    """The demos whose own parser has ``option``, in the order `valuegrad demo --help` lists them."""
+    parsers = dict(subcommands(cli.build_parser()))
+    return ", ".join(name for name in cli.DEMOS if option in parsers[("demo", name)]._option_string_actions)
+
+
+def test_demos_taking_lists_the_training_demos():
+    assert {"moons", "regression", "spiral", "digits"} <= set(_demos_taking("--epochs").split(", "))
+    assert "backprop" in _demos_taking("--lr").split(", ") and "backprop" not in _demos_taking("--epochs")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["graph", "-x*y", "--x", "1", "--y", "2"],
+     "valuegrad graph: error: unrecognized arguments: -x*y --x; an expression that starts with '-' reads as an "
+     "option: put -- before it (valuegrad graph -- \"-x*y\" --x 1 ...) or start it with a space (\" -x*y\") "
+     "(see `valuegrad graph --help`)\n"),
+    (["demo", "--epochs", "5"],
+     f"valuegrad demo: error: --epochs is an option of the demos {_demos_taking('--epochs')}, not of "
+     "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo moons --epochs 5`; before a name "
+     "only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
+    (["demo", "--seed", "1", "--lr=0.5", "backprop"],
+     f"valuegrad demo: error: --lr is an option of the demos {_demos_taking('--lr')}, not of "
+     "`valuegrad demo` itself: put it after the demo's name, e.g. `valuegrad demo backprop --lr=0.5`; before a "
+     "name only --out, --seed, --no-progress are taken (by the default demos) (see `valuegrad demo --help`)\n"),
+    (["bench", "--bogus"], "valuegrad bench: error: unrecognized arguments: --bogus (see `valuegrad bench --help`)\n"),
+])
+def test_cli_common_slips_say_what_to_do(argv, expected, capsys):
+    """Were: "valuegrad: error: unrecognized arguments: -x*y --x" and "argument DEMO: invalid choice: '5'"."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == expected
+
+
+@pytest.mark.parametrize("words", [["--", "-x*y"], [" -x*y"], ["(-x)*y"]], ids=["double-dash", "space", "parens"])
+def test_cli_graph_workarounds_the_message_suggests_work(words, tmp_path, capsys):
+    assert cli.main(["graph", "-o", str(tmp_path / "g.gv"), *words, "--x", "1", "--y", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [f"{words[-1].strip()} = -2.0", "  d/dx = -2.0", "  d/dy = -1.0"]

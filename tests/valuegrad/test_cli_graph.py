@@ -320,6 +320,7 @@ def test_cli_help_after_expression(capsys):
     assert out.startswith("usage: valuegrad graph") and "--NAME VALUE" in out and "examples:" in out
 
 
+@pytest.mark.slow  # two subprocesses
 def test_cli_entry_point_end_to_end(tmp_path):
     """`python -m valuegrad graph` through the real valuegrad/__main__.py, in a fresh process."""
     target = tmp_path / "e2e.gv"
@@ -478,3 +479,22 @@ def test_cli_animate_into_a_directory_names_no_internal_function(tmp_path, capsy
     assert cli(["x*2", "--x", "1", "--animate", "9" * 300]) == 2
     err = capsys.readouterr().err
     assert "_path_text" not in err and "a path component is longer than 255 bytes" in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX only")
+def test_cli_output_into_a_fifo_through_a_symlink_keeps_the_fifo(tmp_path):
+    """Issue 22.1 through `valuegrad graph -o`: the DOT source goes through the pipe; the pipe stays a pipe."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "g.gv"
+    link.symlink_to(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert cli(["x*2", "--x", "1", "-o", str(link)]) == 0
+    reader.join(10)
+    assert received and received[0].startswith("digraph") and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.gv", "pipe"]
