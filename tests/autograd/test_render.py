@@ -639,7 +639,7 @@ def test_op_circles_are_laid_out_at_one_size():
 
     x = Value(0.5, label="x")
     y = x
-    for name in sorted(ops.FUNCTIONS):
+    for name in sorted(ops.FUNCTIONS.keys() & ops.BUILTIN_ROWS):  # not rows other tests register
         if ops.RULES[name].arity == 1:
             y = getattr(autograd, name)(y * 0.1)
     laid_out = json.loads(subprocess.run(["dot", "-Tjson0"], input=to_dot(y).source.encode(), capture_output=True,
