@@ -130,6 +130,9 @@ NOT_RUN = {
     "VALUEGRAD_HYPOTHESIS_PROFILE=intense python3 -m pytest tests/autograd -q": "the engine's tests, heavy profile",
     'python3 -m pytest -m "not slow" -q': "the suite itself (`make quick`)",
     "python -m valuegrad bench": "the full benchmark takes minutes",
+    "python -m valuegrad bench --quick": (
+        "~80 s on 2 cores; tests/valuegrad/test_bench.py runs every section at the same quick size (a d, f, h, b c e g)"
+    ),
     "python -m valuegrad bench --repeats 15 --json bench.json": "the full benchmark, 15 repetitions",
     "python benchmarks/bench.py ...": "a placeholder for the options above, not a command",
     "valuegrad demo modes": "times n up to 512 with forward mode's n^2 cost (~1 minute); the 2-second version is run",

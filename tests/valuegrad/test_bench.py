@@ -30,6 +30,20 @@ def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
     assert results["machine"]["python"].startswith("CPython")
 
 
+@pytest.mark.slow  # runs the benchmark through the command line
+def test_bench_quick_sections_b_c_e_g_run_and_report(tmp_path, capsys):
+    """The sections the other tests do not run, at the size `bench --quick` (in docs/performance.md) uses."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--sections", "bceg", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(b) random graph" in printed and "goals:" in printed
+    results = json.loads(out.read_text())
+    assert results["quick"] is True
+    for section in ("ns_per_node", "bytes_per_node", "fit_epoch"):
+        assert section in results, section
+    assert results["ns_per_node"]["build"]["valuegrad eager"]["median"] > 0.0
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
 def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsys):
