@@ -635,8 +635,10 @@ def _torch_or_note(notes: list[str]) -> bool:
     return True
 
 
-def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
-    """(a)'s full-batch step: every engine from the same weights, timed interleaved in one run."""
+def bench_batched_step(repeats: int, notes: list[str], *, quick: bool = False) -> dict[str, Any]:
+    """(a)'s full-batch step: every engine from the same weights, timed interleaved in one run.
+
+    The fast engines are noisy, so each gets three blocks per repetition (one with ``quick``)."""
     X, Y = moons_pm1(100)
     weights = init_weights()
     engines: dict[str, Step] = {
@@ -657,7 +659,7 @@ def bench_batched_step(repeats: int, notes: list[str]) -> dict[str, Any]:
     # The floor once more, from the weights after TRAINED_STEPS steps: fewer samples to back-propagate.
     trained = FloatStep(weights, X, Y, trained_steps=TRAINED_STEPS)
     engines[TRAINED_FLOOR] = trained
-    result: dict[str, Any] = _blocks(engines, repeats * 3)  # the fast engines are noisy: more samples
+    result: dict[str, Any] = _blocks(engines, repeats if quick else repeats * 3)
     graph = engines["valuegrad batched"].graph  # type: ignore[attr-defined]
     floor = cast(FloatStep, engines["plain floats"])
     floor.reset()
@@ -1299,7 +1301,7 @@ def run(args: argparse.Namespace) -> int:
         results["fit_epoch"] = bench_fit_epoch(200, max(1, min(repeats, 5)), notes, epochs=3 if args.quick else 10)
     if "f" in sections:
         with _one_thread(notes):
-            results["batched_step"] = bench_batched_step(repeats, notes)
+            results["batched_step"] = bench_batched_step(repeats, notes, quick=bool(args.quick))
     if "h" in sections:
         results["mnist_epoch"] = _bench_mnist_section(repeats, notes, quick=bool(args.quick))
     if "g" in sections:
