@@ -805,14 +805,11 @@ def fit(
     after every epoch (before validation and the callbacks, whose edits are read back) and
     when fit returns or raises; during an epoch it holds the last written values.
     """
-    where = "fit()"
-    backend = _choose_backend(backend, compiled, where)  # type: ignore[assignment]
-    epochs = positive_int(epochs, "epochs", where, minimum=0)
-    batch_size = positive_int(batch_size, "batch_size", where)
-    training = _prepare(model, X, y, loss, task, optimizer, validation_data, callbacks, backend, where)
-    history = History()
-    rng = random.Random(seed)
-    order = list(range(len(training.rows)))
+    backend = _choose_backend(backend, compiled, "fit()")  # type: ignore[assignment]
+    epochs = positive_int(epochs, "epochs", "fit()", minimum=0)
+    batch_size = positive_int(batch_size, "batch_size", "fit()")
+    training = _prepare(model, X, y, loss, task, optimizer, validation_data, callbacks, backend, "fit()")
+    history, rng, order = History(), random.Random(seed), list(range(len(training.rows)))
     training.optimizer.zero_grad()  # stale gradients from before fit() must not leak into the first step
     bar = _progress_bar(epochs, progress)
     try:
