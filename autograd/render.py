@@ -467,32 +467,15 @@ def _graph_parts(
     parts.first_column = _module_inputs(order, names, module_of, parts.names)
     inputs = _Inputs(hubs, set(parts.first_column), cluster, show_local_grads, digits)
     for node in order:
-        name = parts.names[node]
-        attrs = {"shape": "record", **({"style": "filled", **_fill(grads[node], scale)} if show_grad else {})}
-        if not node.parents:
-            attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
         label = _value_record(shown.get(node, ""), node.data, grads[node] if show_grad else None, digits,
                               stacked=stacked)
-        if node in hubs:  # drawn beside each op that uses it, dashed: a chain instead of a hub
-            attrs["style"] = "filled,dashed" if show_grad else "dashed"
-            copies = [f"{name}c{k}" for k in range(fan_out[node])]
-            parts.copies[name] = copies
-            parts.nodes.extend(_Node(copy, label, attrs, cluster.get(node)) for copy in copies)
-        else:
-            parts.nodes.append(_Node(name, label, attrs, cluster.get(node)))
+        _add_node(parts, node, label, grads[node], scale if show_grad else None, cluster.get(node),
+                  fan_out[node] if node in hubs else 0)
         if node.parents:
-            op_attrs = {**OP_NODE_ATTRS, "fontsize": OP_FONT_SIZES.get(len(node.op), "6")}
-            parts.nodes.append(_Node(name + "op", escape_label(node.op), op_attrs, cluster.get(node)))
-            # An op whose result is a hub feeds its first copy: the bare name is never declared (a stray ellipse).
-            parts.edges.append(_Edge(name + "op", parts.copies[name][0] if node in hubs else name, {}))
             inputs.add(parts, node)
     parts.nodes = _declare_ports(parts.nodes, inputs.ports)
     if total > len(drawn):
-        hidden = total - len(drawn)
-        parts.nodes.append(_Node(
-            "more", escape_label(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
-            {"shape": "note", "style": "dashed"}))
-        parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(inputs.missing))
+        _add_more_note(parts, total - len(drawn), total, max_nodes, inputs.missing)
     if cluster_by_module:
         parts.cluster_labels = {path: path.rsplit(".", 1)[-1] or type(module).__name__
                                 for path in set(cluster.values())}
@@ -500,6 +483,37 @@ def _graph_parts(
         any_nonfinite = any(not math.isfinite(g) for g in grads.values())
         _add_legend(parts, parts.names[root], _legend_text(show_grad, show_local_grads, scale, any_nonfinite, digits))
     return parts
+
+
+def _add_node(
+    parts: _Parts, node: Value, label: str, grad: float, scale: float | None, cluster: str | None, copies: int
+) -> None:
+    """One Value's record (or, for a hub used ``copies`` times, one dashed copy per use) and its op circle.
+
+    ``scale`` is the colour scale of the grads, None when grads are not shown."""
+    name = parts.names[node]
+    attrs = {"shape": "record", **({"style": "filled", **_fill(grad, scale)} if scale is not None else {})}
+    if not node.parents:
+        attrs["penwidth"] = "1.6"  # leaves (inputs, parameters) get a heavier outline
+    if copies:  # drawn beside each op that uses it, dashed: a chain instead of a hub
+        attrs["style"] = "filled,dashed" if scale is not None else "dashed"
+        parts.copies[name] = [f"{name}c{k}" for k in range(copies)]
+        parts.nodes.extend(_Node(copy, label, attrs, cluster) for copy in parts.copies[name])
+    else:
+        parts.nodes.append(_Node(name, label, attrs, cluster))
+    if node.parents:
+        op_attrs = {**OP_NODE_ATTRS, "fontsize": OP_FONT_SIZES.get(len(node.op), "6")}
+        parts.nodes.append(_Node(name + "op", escape_label(node.op), op_attrs, cluster))
+        # An op whose result is a hub feeds its first copy: the bare name is never declared (a stray ellipse).
+        parts.edges.append(_Edge(name + "op", parts.copies[name][0] if copies else name, {}))
+
+
+def _add_more_note(parts: _Parts, hidden: int, total: int, max_nodes: int, missing: list[str]) -> None:
+    """The note standing for the Values not drawn, with a dashed edge into each op that lost an input."""
+    parts.nodes.append(_Node(
+        "more", escape_label(f"... {hidden} more Values not drawn\n(max_nodes={max_nodes}, {total} in all)"),
+        {"shape": "note", "style": "dashed"}))
+    parts.edges.extend(_Edge("more", op_name, {"style": "dashed"}) for op_name in dict.fromkeys(missing))
 
 
 def _add_legend(parts: _Parts, root_name: str, text: str) -> None:
