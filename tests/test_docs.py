@@ -529,7 +529,34 @@ def finite_differences_cheaper_up_to(figures: dict, results: dict) -> float:
 
 
 DEMO_ROW = r"\| `{}` \|[^|]*\| "
+STORAGE_AB = ROOT / "benchmarks" / "results" / "storage_ab.json"
+
+
+def storage_ab(engine: str, key: str):
+    """A median of benchmarks/storage_ab.py's recorded A/B run (docs/performance.md, "Node storage")."""
+    return lambda figures, results: json.loads(STORAGE_AB.read_text())["results"][engine][key]["median"]
+
+
+def storage_ab_change(engine: str, key: str, base: str = "old"):
+    """The relative change in percent of ``engine`` against ``base`` in the recorded A/B run."""
+    def change(figures: dict, results: dict) -> float:
+        recorded = json.loads(STORAGE_AB.read_text())["results"]
+        return 100.0 * (recorded[engine][key]["median"] / recorded[base][key]["median"] - 1.0)
+    return change
+
+
 QUOTED_FIGURES = [
+    ("docs/performance.md", r"\| before the rework \(6af3377\) \| ([\d.]+) ms \| ([\d.]+) ns/node \| ([\d.]+) ns/node",
+     [storage_ab("old", "a"), storage_ab("old", "build"), storage_ab("old", "back")]),
+    ("docs/performance.md", r"read-only walks, named slots \| ([\d.]+) ms \| ([\d.]+) ns/node \| ([\d.]+) ns/node \|",
+     [storage_ab("new", "a"), storage_ab("new", "build"), storage_ab("new", "back")]),
+    ("docs/performance.md", r"two tuple slots per node \| ([\d.]+) ms \| ([\d.]+) ns/node \| ([\d.]+) ns/node \|",
+     [storage_ab("plain", "a"), storage_ab("plain", "build"), storage_ab("plain", "back")]),
+    ("docs/performance.md", r"The tuples cost (\d+)% on \(a\) and (\d+)% and (\d+)% on \(b\)",
+     [storage_ab_change("plain", "a", "new"), storage_ab_change("plain", "build", "new"),
+      storage_ab_change("plain", "back", "new")]),
+    ("docs/performance.md", r"within noise of the engine before it: ([-+\d.]+)% on \(a\), ([-+\d.]+)% and ([-+\d.]+)%",
+     [storage_ab_change("new", "a"), storage_ab_change("new", "build"), storage_ab_change("new", "back")]),
     ("README.md", r"`make demo` runs in about ([\d.]+) s of CPU time \(([\d.]+) s wall clock",
      [make_demo("cpu_seconds"), make_demo("wall_seconds")]),
     ("README.md", DEMO_ROW.format("moons") + r"training ([\d.]+)%, held-out ([\d.]+)% \| ([\d.]+) s \|",
