@@ -7,10 +7,11 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
+from autograd import Value
 from autograd import testing as _testing
 from autograd.testing import *  # noqa: F403 - the suite imports every strategy from here, one path
 
-__all__ = [*_testing.__all__, "ieee_floats", "torch_functions"]
+__all__ = [*_testing.__all__, "ieee_floats", "micrograd_closure_node", "torch_functions"]
 
 
 def ieee_floats() -> st.SearchStrategy[float]:
@@ -42,3 +43,14 @@ def torch_functions() -> dict[str, Callable[..., Any]]:
 
     builtin = [name for name in _testing.default_functions() if name in ops.BUILTIN_ROWS]
     return {name: own.get(name) or getattr(torch, name) for name in builtin}
+
+
+def micrograd_closure_node(x: Value, op: str) -> Value:
+    """A node built micrograd's way: constructor plus a ``_backward`` closure (no rule-table row), equal to ``x``."""
+    node = Value(x.data, (x,), op)
+
+    def _backward() -> None:
+        x.grad += node.grad
+
+    node._backward = _backward  # type: ignore[method-assign]
+    return node
