@@ -166,20 +166,15 @@ def test_moons_script_writes_pictures(tmp_path):
 
 @pytest.mark.slow  # a subprocess per test
 @needs_matplotlib
-def test_regression_script_writes_picture(tmp_path):
-    result = run_script("regression.py", "--epochs", "3", "--samples", "12", "--no-progress", "--out", str(tmp_path))
+@pytest.mark.parametrize(
+    "script, epochs, samples, picture",
+    [("regression.py", "3", "12", "regression_fit.png"), ("spiral.py", "2", "30", "spiral_regions.png")],
+)
+def test_script_writes_picture(tmp_path, script, epochs, samples, picture):
+    result = run_script(script, "--epochs", epochs, "--samples", samples, "--no-progress", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert f"wrote {tmp_path / 'regression_fit.png'}" in result.stdout
-    png_size(tmp_path / "regression_fit.png")
-
-
-@pytest.mark.slow  # a subprocess per test
-@needs_matplotlib
-def test_spiral_script_writes_picture(tmp_path):
-    result = run_script("spiral.py", "--epochs", "2", "--samples", "30", "--no-progress", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert f"wrote {tmp_path / 'spiral_regions.png'}" in result.stdout
-    png_size(tmp_path / "spiral_regions.png")
+    assert f"wrote {tmp_path / picture}" in result.stdout
+    png_size(tmp_path / picture)
 
 
 def run_script_in_process(name: str, args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
