@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hypothesis import strategies as st
 
@@ -11,7 +11,7 @@ from autograd import Value
 from autograd import testing as _testing
 from autograd.testing import *  # noqa: F403 - the suite imports every strategy from here, one path
 
-__all__ = [*_testing.__all__, "ieee_floats", "micrograd_closure_node", "torch_functions"]
+__all__ = [*_testing.__all__, "backward_on_leaves", "ieee_floats", "micrograd_closure_node", "torch_functions"]
 
 
 def ieee_floats() -> st.SearchStrategy[float]:
@@ -54,3 +54,11 @@ def micrograd_closure_node(x: Value, op: str) -> Value:
 
     node._backward = _backward  # type: ignore[method-assign]
     return node
+
+
+def backward_on_leaves(expr: Callable[..., Any], xs: Sequence[float]) -> tuple[Value, list[Value]]:
+    """``expr`` built on fresh leaves at ``xs``, then ``backward()``: (the output, the leaves)."""
+    leaves = [Value(x) for x in xs]
+    out = expr(*leaves)
+    out.backward()
+    return out, leaves

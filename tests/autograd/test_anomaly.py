@@ -9,7 +9,7 @@ from hypothesis import given
 
 import autograd
 from autograd import Value, anomaly, detect_anomaly, grad, mode, no_grad, value_and_grad
-from tests.strategies import expressions_with_inputs
+from tests.strategies import backward_on_leaves, expressions_with_inputs
 
 HERE = __file__
 
@@ -154,13 +154,9 @@ def test_detect_anomaly_catches_nan_local_derivative_of_power():
 @given(expressions_with_inputs(max_nodes=12))
 def test_detect_anomaly_without_anomalies_gives_identical_results(case):
     expr, xs = case
-    plain_leaves = [Value(x) for x in xs]
-    plain = expr(*plain_leaves)
-    plain.backward()
-    checked_leaves = [Value(x) for x in xs]
+    plain, plain_leaves = backward_on_leaves(expr, xs)
     with detect_anomaly():
-        checked = expr(*checked_leaves)
-        checked.backward()
+        checked, checked_leaves = backward_on_leaves(expr, xs)
         functional = value_and_grad(expr, argnums=tuple(range(len(xs))))(*xs)
     assert checked.data == plain.data
     assert [v.grad for v in checked_leaves] == [v.grad for v in plain_leaves]

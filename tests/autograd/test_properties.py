@@ -18,6 +18,7 @@ from tests.strategies import (
     Expression,
     Step,
     assert_gradients_match,
+    backward_on_leaves,
     default_functions,
     expressions,
     expressions_with_inputs,
@@ -25,13 +26,6 @@ from tests.strategies import (
 
 REPO = Path(__file__).resolve().parents[2]
 FEW = settings(max_examples=max(10, settings.default.max_examples // 4))  # for tests parametrized many ways
-
-
-def _backward_grads(expr: Expression, xs) -> tuple[Value, list[Value]]:
-    leaves = [Value(x) for x in xs]
-    out = expr(*leaves)
-    out.backward()
-    return out, leaves
 
 
 # -- gradients are right, in every mode -------------------------------------------------------
@@ -82,7 +76,7 @@ def test_properties_every_op_is_generated_and_differentiated_in_every_mode(op, d
 @given(expressions_with_inputs())
 def test_properties_second_backward_doubles_leaves_and_repeats_interior(case):
     expr, xs = case
-    out, leaves = _backward_grads(expr, xs)
+    out, leaves = backward_on_leaves(expr, xs)
     first_leaves = [leaf.grad for leaf in leaves]
     order = topological_order(out)
     first_interior = [node.grad for node in order]
@@ -99,7 +93,7 @@ def test_properties_second_backward_doubles_leaves_and_repeats_interior(case):
 @given(expressions_with_inputs())
 def test_properties_grad_and_value_and_grad_equal_backward(case):
     expr, xs = case
-    out, leaves = _backward_grads(expr, xs)
+    out, leaves = backward_on_leaves(expr, xs)
     argnums = tuple(range(len(xs)))
     value, grads = value_and_grad(expr, argnums)(*xs)
     assert value == out.data or (math.isnan(value) and math.isnan(out.data))
