@@ -11,7 +11,14 @@ from autograd import Value
 from autograd import testing as _testing
 from autograd.testing import *  # noqa: F403 - the suite imports every strategy from here, one path
 
-__all__ = [*_testing.__all__, "backward_on_leaves", "ieee_floats", "micrograd_closure_node", "torch_functions"]
+__all__ = [
+    *_testing.__all__,
+    "backward_on_leaves",
+    "grads_after_backward_twice",
+    "ieee_floats",
+    "micrograd_closure_node",
+    "torch_functions",
+]
 
 
 def ieee_floats() -> st.SearchStrategy[float]:
@@ -62,3 +69,13 @@ def backward_on_leaves(expr: Callable[..., Any], xs: Sequence[float]) -> tuple[V
     out = expr(*leaves)
     out.backward()
     return out, leaves
+
+
+def grads_after_backward_twice() -> tuple[float, float, float]:
+    """x = 3, z = x*x, y = 2z, then ``y.backward()`` twice: (x.grad, z.grad, y.grad), backward's contract."""
+    x = Value(3.0)
+    z = x * x
+    y = z * 2.0
+    y.backward()
+    y.backward()
+    return x.grad, z.grad, y.grad
