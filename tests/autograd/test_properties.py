@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd
-from autograd import Value, check_grads, grad, ops, topological_order, value_and_grad
+from autograd import Value, check_grads, grad, jvp, ops, topological_order, value_and_grad
 from tests.strategies import (
     ALL_OPS,
     Expression,
@@ -67,7 +67,8 @@ def test_properties_every_mode_agrees_with_heavy_fan_in(case):
 def test_properties_every_op_is_generated_and_differentiated_in_every_mode(op, data):
     expr, xs = data.draw(expressions_with_inputs(ops=(op,), max_nodes=6))
     assert op in expr.ops
-    check_grads(fused(expr), xs, **TIGHT)
+    check_grads(fused(expr), xs, **TIGHT)  # every mode: jvp against reverse too
+    assert jvp(fused(expr), xs, [1.0] * len(xs))[0] == value_and_grad(expr, 0)(*xs)[0], expr  # the same forward rows
 
 
 # -- backward's contract on random graphs -------------------------------------------------------
