@@ -13,6 +13,7 @@ from .engine import gradients, topological_order
 from .files import write_atomic
 from .render import (
     RANKDIRS,
+    _file_path_text,
     _graph_parts,
     _Node,
     _number,
@@ -287,15 +288,7 @@ def _target(path: Any, format: str | None) -> tuple[str, str]:  # noqa: A002
     """The file to write and its format: from the extension, else ``format``, else GIF; clear errors otherwise."""
     if format is not None and format not in ANIMATION_FORMATS:
         raise ValueError(f"animate_backward(): format must be one of {', '.join(ANIMATION_FORMATS)}, got {format!r}")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"animate_backward(): path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"animate_backward(): path must be a text path, got {type(target).__name__}")
-    if not target.strip():
-        raise ValueError("animate_backward(): path is empty; give a file name such as 'backprop.gif'")
-    if target.endswith(("/", os.sep)) or os.path.isdir(target):
-        raise ValueError(f"animate_backward(): path {target!r} is a directory; give a file name such as 'backprop.gif'")
+    target = _file_path_text(path, "animate_backward()", "backprop.gif")
     extension = os.path.splitext(target)[1].lower()
     implied = _EXTENSIONS.get(extension)
     if implied is not None and format is not None and implied != format:

@@ -13,6 +13,7 @@ from .engine import gradients, topological_order
 from .files import write_atomic
 from .render import (
     _derived_names,
+    _file_path_text,
     _graph_parts,
     _Parts,
     _shown_labels,
@@ -54,15 +55,7 @@ class Explorer:
 
 def html_path(path: Any, where: str) -> str:
     """``path`` as text, ``.html`` appended when it has no extension; ValueError for another extension."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"{where}: path must be a text path, got {type(target).__name__}")
-    if not target.strip():
-        raise ValueError(f"{where}: path is empty; give a file name such as 'page.html'")
-    if target.endswith(("/", os.sep)) or os.path.isdir(target):
-        raise ValueError(f"{where}: path {target!r} is a directory; give a file name such as 'page.html'")
+    target = _file_path_text(path, where, "page.html")
     extension = os.path.splitext(target)[1].lower()
     if not extension:
         return target + ".html"

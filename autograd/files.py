@@ -8,6 +8,8 @@ import stat
 import tempfile
 from typing import Any
 
+from .ops import to_float
+
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> str:
     """Write ``data`` to ``path`` so that the file is either fully replaced or left as it was.
@@ -169,3 +171,11 @@ def positive_int(n: Any, name: str, where: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def real_number(x: Any, what: str, expected: str = "a real number") -> float:
+    """``x`` as a float; otherwise TypeError "``what`` must be ``expected``, got TYPE: VALUE"."""
+    try:
+        return to_float(x, "")
+    except TypeError:
+        raise TypeError(f"{what} must be {expected}, got {type(x).__name__}: {x!r:.60}") from None

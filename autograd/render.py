@@ -695,6 +695,16 @@ def _path_text(path: Any, where: str) -> str:
     return target
 
 
+def _file_path_text(path: Any, where: str, example: str) -> str:
+    """``path`` as text for a file to write; ValueError, suggesting ``example``, when empty or a directory."""
+    target = _path_text(path, where)
+    if not target.strip():
+        raise ValueError(f"{where}: path is empty; give a file name such as {example!r}")
+    if target.endswith(("/", os.sep)) or os.path.isdir(target):
+        raise ValueError(f"{where}: path {target!r} is a directory; give a file name such as {example!r}")
+    return target
+
+
 # Extensions that name a file format: a path ending in one of these says what it wants written.
 _FORMAT_EXTENSIONS = frozenset({"png", "svg", "pdf", "gif", "html", "htm", "jpg", "jpeg", "webp", "bmp", "tif",
                                 "tiff", "eps", "ps", "gv", "dot", "json", "txt", "mp4"})

@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-from valuegrad.bench import ALPHA, LR, build_random_graph, init_weights, moons_pm1, random_graph_recipe  # noqa: E402
+from valuegrad.bench import (  # noqa: E402
+    ALPHA,
+    build_random_graph,
+    init_weights,
+    moons_pm1,
+    random_graph_recipe,
+    sgd_update,
+)
 
 
 class Step:
@@ -44,11 +51,7 @@ class Step:
             scores.append(h[0])
         losses = [(1.0 + -y * s).relu() for y, s in zip(self.Y, scores)]
         total = engine.sum(losses) * (1.0 / len(losses)) + ALPHA * engine.dot(self.params, self.params)
-        for p in self.params:
-            p.grad = 0.0
-        total.backward()
-        for p in self.params:
-            p.data -= LR * p.grad
+        sgd_update(self.params, total.backward)
         return total.data
 
 

@@ -6,7 +6,7 @@ import math
 import random
 from typing import Any, TypeVar
 
-from autograd.files import positive_int
+from autograd.files import positive_int, real_number
 from autograd.ops import to_float
 
 T = TypeVar("T")
@@ -196,18 +196,7 @@ def as_rows(X: Any, where: str) -> list[list[float]]:
                 raise ValueError(f"{where}: X[0] has no features")
         elif len(row) != width:
             raise ValueError(f"{where}: X[{i}] has {len(row)} features but X[0] has {width}")
-        out = []
-        for j, v in enumerate(row):
-            if v.__class__ is float:
-                out.append(v)
-                continue
-            try:
-                out.append(to_float(v, ""))
-            except TypeError:
-                raise TypeError(
-                    f"{where}: X[{i}][{j}] must be a real number, got {type(v).__name__}: {v!r:.60}"
-                ) from None
-        rows.append(out)
+        rows.append([v if v.__class__ is float else real_number(v, f"{where}: X[{i}][{j}]") for j, v in enumerate(row)])
     return rows
 
 

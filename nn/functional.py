@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import autograd
 from autograd import Value
-from autograd.ops import to_float
+from autograd.files import real_number
 
 __all__ = [
     "binary_cross_entropy",
@@ -29,6 +29,11 @@ def _value(x: Any, where: str) -> Value:
         return Value(x)
     except TypeError:
         raise TypeError(f"{where} must be a Value or a real number, got {type(x).__name__}: {x!r:.60}") from None
+
+
+def _value_or_float(x: Any, what: str) -> Value | float:
+    """``x`` itself when a Value (a target may carry gradient), else as a float; TypeError naming ``what``."""
+    return x if isinstance(x, Value) else real_number(x, what, "a Value or a real number")
 
 
 def _is_sequence(x: Any) -> bool:
@@ -63,18 +68,7 @@ def _pairs(preds: Any, targets: Any, where: str) -> tuple[list[Value], list[Any]
     if not ps:
         raise ValueError(f"{where}: predictions are empty; the mean of nothing is undefined")
     values = [_value(p, f"{where}: prediction {i}") for i, p in enumerate(ps)]
-    targets_out: list[Value | float] = []
-    for i, t in enumerate(ts):
-        if isinstance(t, Value):
-            targets_out.append(t)
-            continue
-        try:
-            targets_out.append(to_float(t, ""))
-        except TypeError:
-            raise TypeError(
-                f"{where}: target {i} must be a Value or a real number, got {type(t).__name__}: {t!r:.60}"
-            ) from None
-    return values, targets_out
+    return values, [_value_or_float(t, f"{where}: target {i}") for i, t in enumerate(ts)]
 
 
 def _mean(terms: list[Value]) -> Value:
@@ -220,18 +214,7 @@ def _class_index(target: Any, k: int, where: str) -> int:
 def _class_probabilities(target: Any, k: int, where: str) -> list[Any]:
     if len(target) != k:
         raise ValueError(f"{where}: target has {len(target)} class probabilities but there are {k} logits")
-    out: list[Any] = []
-    for i, p in enumerate(target):
-        if isinstance(p, Value):
-            out.append(p)
-            continue
-        try:
-            out.append(to_float(p, ""))
-        except TypeError:
-            raise TypeError(
-                f"{where}: class probability {i} must be a Value or a real number, got {type(p).__name__}: {p!r:.60}"
-            ) from None
-    return out
+    return [_value_or_float(p, f"{where}: class probability {i}") for i, p in enumerate(target)]
 
 
 def _cross_entropy_one(logits: Any, target: Any, where: str) -> Value:

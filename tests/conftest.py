@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import os
+from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -36,3 +38,16 @@ def torch():
     # machine, 3.7 s with one).  Later in-process users (the docs pages, bench) inherit this.
     torch.set_num_threads(1)
     return torch
+
+
+@pytest.fixture
+def hide_numpy(monkeypatch) -> Callable[[], None]:
+    """Call it to make every later `import numpy` fail as on a machine without numpy (undone after the test)."""
+    real_import = builtins.__import__
+
+    def no_numpy(name, *args, **kwargs):
+        if name == "numpy" or name.startswith("numpy."):
+            raise ImportError("No module named 'numpy'")
+        return real_import(name, *args, **kwargs)
+
+    return lambda: monkeypatch.setattr(builtins, "__import__", no_numpy)

@@ -95,6 +95,15 @@ def _flat(weights: list) -> list[float]:
 # ---------------------------------------------------------------------------------------
 # (a) one full-batch training step: hinge loss + 1e-4 L2, then SGD.
 
+def sgd_update(params: list, backward: Callable[[], object]) -> None:
+    """Zero the parameters' grads, run ``backward``, then one SGD step of learning rate LR."""
+    for p in params:
+        p.grad = 0.0
+    backward()
+    for p in params:
+        p.data -= LR * p.grad
+
+
 class ValuegradStep:
     """The step on valuegrad Values: one dot node per neuron, one sum node for the loss."""
 
@@ -126,11 +135,7 @@ class ValuegradStep:
 
     def __call__(self) -> float:
         total = self.loss([[Value(a) for a in x] for x in self.X])
-        for p in self.params:
-            p.grad = 0.0
-        total.backward()
-        for p in self.params:
-            p.data -= LR * p.grad
+        sgd_update(self.params, total.backward)
         return total.data
 
 
@@ -144,11 +149,7 @@ class CompiledStep(ValuegradStep):
     def __call__(self) -> float:
         graph = self.graph
         out = graph.forward()
-        for p in self.params:
-            p.grad = 0.0
-        graph.backward()
-        for p in self.params:
-            p.data -= LR * p.grad
+        sgd_update(self.params, graph.backward)
         return out
 
 

@@ -29,12 +29,7 @@ def _add_page_options(parser: argparse.ArgumentParser, *, suppress: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
-    parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {graph.allowed()}")
-    _add_page_options(parser)
-    parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
-                        help="the value of each variable")
+    graph.add_expression_arguments(parser, EPILOG, _add_page_options)
     parser.set_defaults(_explore_parser=parser)
 
 

@@ -307,13 +307,20 @@ def _add_output_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
                         help="do not label edges with local derivatives")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_expression_arguments(
+    parser: argparse.ArgumentParser, epilog: str, add_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """`valuegrad graph`'s and `valuegrad explore`'s command line: the expression, the command's options, variables."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
+    parser.epilog = epilog
     parser.add_argument("expression", help=f"e.g. \"tanh(x*w + b)\"; allowed: {allowed()}")
-    _add_output_options(parser)
+    add_options(parser)
     parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
                         help="the value of each variable")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_expression_arguments(parser, EPILOG, _add_output_options)
     parser.set_defaults(_graph_parser=parser)
 
 

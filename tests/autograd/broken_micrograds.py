@@ -25,27 +25,23 @@ class Micrograd:
     def _wrap(self, other: Any) -> Any:
         return other if isinstance(other, Micrograd) else type(self)(other)
 
-    def __add__(self, other: Any) -> Any:
-        other = self._wrap(other)
-        out = type(self)(self.data + other.data, (self, other), "+")
+    def _binary(self, other: Any, value: float, local_self: float, local_other: float, op: str) -> Any:
+        out = type(self)(value, (self, other), op)
 
         def _backward() -> None:
-            self.grad += out.grad
-            other.grad += out.grad
+            self.grad += local_self * out.grad
+            other.grad += local_other * out.grad
 
         out._backward = _backward
         return out
+
+    def __add__(self, other: Any) -> Any:
+        other = self._wrap(other)
+        return self._binary(other, self.data + other.data, 1, 1, "+")  # int 1: 1 * grad is grad, type and all
 
     def __mul__(self, other: Any) -> Any:
         other = self._wrap(other)
-        out = type(self)(self.data * other.data, (self, other), "*")
-
-        def _backward() -> None:
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-
-        out._backward = _backward
-        return out
+        return self._binary(other, self.data * other.data, other.data, self.data, "*")
 
     def __pow__(self, other: Any) -> Any:
         assert isinstance(other, (int, float)), "only supporting int/float powers for now"
@@ -131,26 +127,14 @@ class Micrograd:
 
 
 class AssignInsteadOfAdd(Micrograd):
-    """`self.grad = ...` in `__add__` and `__mul__`: a node used twice keeps only one contribution."""
+    """`self.grad = ...` in `__add__` and `__mul__` (their `_binary`): a node used twice keeps only one contribution."""
 
-    def __add__(self, other: Any) -> Any:
-        other = self._wrap(other)
-        out = type(self)(self.data + other.data, (self, other), "+")
-
-        def _backward() -> None:
-            self.grad = out.grad
-            other.grad = out.grad
-
-        out._backward = _backward
-        return out
-
-    def __mul__(self, other: Any) -> Any:
-        other = self._wrap(other)
-        out = type(self)(self.data * other.data, (self, other), "*")
+    def _binary(self, other: Any, value: float, local_self: float, local_other: float, op: str) -> Any:
+        out = type(self)(value, (self, other), op)
 
         def _backward() -> None:
-            self.grad = other.data * out.grad
-            other.grad = self.data * out.grad
+            self.grad = local_self * out.grad
+            other.grad = local_other * out.grad
 
         out._backward = _backward
         return out
@@ -161,14 +145,7 @@ class SubSignFlipped(Micrograd):
 
     def __sub__(self, other: Any) -> Any:
         other = self._wrap(other)
-        out = type(self)(self.data - other.data, (self, other), "-")
-
-        def _backward() -> None:
-            self.grad += out.grad
-            other.grad += out.grad
-
-        out._backward = _backward
-        return out
+        return self._binary(other, self.data - other.data, 1, 1, "-")
 
 
 class NegSignFlipped(Micrograd):

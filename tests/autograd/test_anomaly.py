@@ -9,7 +9,7 @@ from hypothesis import given
 
 import autograd
 from autograd import Value, anomaly, detect_anomaly, grad, mode, no_grad, value_and_grad
-from tests.strategies import expressions_with_inputs
+from tests.strategies import backward_on_leaves, expressions_with_inputs, grads_after_backward_twice
 
 HERE = __file__
 
@@ -154,13 +154,9 @@ def test_detect_anomaly_catches_nan_local_derivative_of_power():
 @given(expressions_with_inputs(max_nodes=12))
 def test_detect_anomaly_without_anomalies_gives_identical_results(case):
     expr, xs = case
-    plain_leaves = [Value(x) for x in xs]
-    plain = expr(*plain_leaves)
-    plain.backward()
-    checked_leaves = [Value(x) for x in xs]
+    plain, plain_leaves = backward_on_leaves(expr, xs)
     with detect_anomaly():
-        checked = expr(*checked_leaves)
-        checked.backward()
+        checked, checked_leaves = backward_on_leaves(expr, xs)
         functional = value_and_grad(expr, argnums=tuple(range(len(xs))))(*xs)
     assert checked.data == plain.data
     assert [v.grad for v in checked_leaves] == [v.grad for v in plain_leaves]
@@ -173,12 +169,7 @@ def test_detect_anomaly_without_anomalies_gives_identical_results(case):
 def test_detect_anomaly_backward_keeps_the_grad_contract():
     """Leaves accumulate across calls, interior nodes hold this call's gradient."""
     with detect_anomaly():
-        x = Value(3.0)
-        h = x * x
-        y = h * 2.0
-        y.backward()
-        y.backward()
-        assert (x.grad, h.grad) == (24.0, 2.0)
+        assert grads_after_backward_twice() == (24.0, 2.0, 1.0)
         leaf = Value(1.0)
         leaf.backward(5.0)
         assert leaf.grad == 5.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import math
 
 import pytest
@@ -16,7 +15,7 @@ import nn  # noqa: E402
 from autograd import BatchedGraph, Value, compile_batched, dot, ops  # noqa: E402
 from autograd import sum as vsum  # noqa: E402
 from autograd.value import assemble  # noqa: E402
-from tests.strategies import expressions  # noqa: E402
+from tests.strategies import expressions, micrograd_closure_node  # noqa: E402
 
 # Batched execution sums in another order than eager (a layer's dot is a matrix product, the
 # batch mean is a sum over samples), so results agree to rounding, not bit for bit.  The
@@ -266,12 +265,7 @@ def test_compile_batched_row_tracing_cannot_see_into_runs_sample_by_sample():
 
 def test_compile_batched_refuses_micrograd_style_closure_nodes():
     x = Value(1.0)
-    node = Value(x.data, (x,), "mine")  # micrograd's constructor: its derivative is a closure
-
-    def _backward() -> None:
-        x.grad += node.grad
-
-    node._backward = _backward
+    node = micrograd_closure_node(x, "mine")
     with pytest.raises(NotImplementedError, match=r"compile_batched\(\).*'mine'.*defop"):
         compile_batched(node * 2.0, [x])
 
@@ -311,15 +305,8 @@ def test_compile_batched_argument_errors():
         graph.forward([["a"]])
 
 
-def test_compile_batched_without_numpy_names_the_install_line(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_numpy(name, *args, **kwargs):
-        if name == "numpy" or name.startswith("numpy."):
-            raise ImportError("No module named 'numpy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_numpy)
+def test_compile_batched_without_numpy_names_the_install_line(hide_numpy):
+    hide_numpy()
     x = Value(1.0)
     with pytest.raises(ImportError, match=r"pip install 'valuegrad\[fast\]'"):
         compile_batched(x * 2.0, [x])

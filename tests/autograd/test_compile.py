@@ -14,7 +14,7 @@ import autograd
 from autograd import CompiledGraph, Value, compile_graph, dot, ops
 from autograd import compile as compile_module
 from autograd import sum as vsum
-from tests.strategies import expressions, expressions_with_inputs, ieee_floats
+from tests.strategies import expressions, expressions_with_inputs, ieee_floats, micrograd_closure_node
 
 
 def bits(x: float) -> bytes:
@@ -382,11 +382,6 @@ def test_compile_graph_softplus_and_logsumexp_replay_equals_eager_at_ieee_points
 def test_compile_graph_refuses_micrograd_style_closure_nodes():
     """A node whose row is a placeholder (forward None: a user's _backward closure) names defop."""
     x = Value(1.0)
-    node = Value(x.data, (x,), "mine")  # micrograd's constructor: its derivative is a closure
-
-    def _backward() -> None:
-        x.grad += node.grad
-
-    node._backward = _backward
+    node = micrograd_closure_node(x, "mine")
     with pytest.raises(NotImplementedError, match=r"compile_graph\(\).*'mine'.*defop"):
         compile_graph(node * 2.0)

@@ -8,7 +8,7 @@ import pytest
 
 import autograd
 from autograd import Value, backward, grad, no_grad, numerical_grad, topological_order, value_and_grad
-from tests.strategies import assert_gradients_match
+from tests.strategies import assert_gradients_match, grads_after_backward_twice
 
 # -- micrograd's two classic examples ----------------------------------------------------------
 
@@ -76,14 +76,10 @@ def test_engine_backward_leaves_accumulate_over_calls():
 
 
 def test_engine_backward_interior_nodes_get_exactly_this_calls_gradient():
-    x = Value(3.0)
-    z = x * x
-    y = z * 2.0
-    y.backward()
-    y.backward()
-    assert z.grad == 2.0  # not 4.0: interior gradients are not accumulated across calls
-    assert y.grad == 1.0
-    assert x.grad == 24.0
+    x_grad, z_grad, y_grad = grads_after_backward_twice()
+    assert z_grad == 2.0  # not 4.0: interior gradients are not accumulated across calls
+    assert y_grad == 1.0
+    assert x_grad == 24.0
 
 
 def test_engine_backward_from_an_interior_node_of_another_graph():

@@ -4,12 +4,12 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import autograd
 from autograd import Dual, Value, check_grads, jacobian, jvp, value_and_grad
-from tests.strategies import ALL_OPS, default_functions, expressions, expressions_with_inputs
+from tests.strategies import default_functions, expressions, expressions_with_inputs
 
 # Duals through the fused rows (one SUM / DOT / LOGSUMEXP application), not testing's += fallback.
 FUSED = {**default_functions(), "sum": autograd.sum, "dot": autograd.dot, "logsumexp": autograd.logsumexp}
@@ -201,17 +201,8 @@ def assert_jvp_matches_reverse(expr, xs):
     assert jvp(f, xs, [1.0] * len(xs))[0] == value_and_grad(expr, 0)(*xs)[0], expr  # the same forward rows
 
 
-# 18 parametrized cases: a third of the profile's examples each (the intense profile still scales it).
-per_op = settings(max_examples=max(20, settings.default.max_examples // 3))
-
-
-@pytest.mark.parametrize("op", ALL_OPS)
-@per_op
-@given(data=st.data())
-def test_jvp_equals_reverse_mode_for_each_op(op, data):
-    expr, xs = data.draw(expressions_with_inputs(ops=(op,), max_nodes=6))
-    assert op in expr.ops
-    assert_jvp_matches_reverse(expr, xs)
+# jvp against reverse mode op by op: check_grads' jvp mode in
+# test_properties.test_properties_every_op_is_generated_and_differentiated_in_every_mode.
 
 
 @given(case=expressions_with_inputs(max_nodes=14))

@@ -8,7 +8,7 @@ from hypothesis import given
 
 import autograd
 from autograd import Value, check_grads, grad, no_grad, numerical_grad, value_and_grad
-from tests.strategies import expressions_with_inputs
+from tests.strategies import backward_on_leaves, expressions_with_inputs
 
 
 def test_grad_of_square_is_exact():
@@ -161,9 +161,7 @@ def test_grad_matches_central_differences_on_random_graphs(case):
 def test_grad_equals_backward_on_leaves(case):
     """The functional API and Value.backward are the same reverse pass: identical floats."""
     expr, xs = case
-    leaves = [Value(x) for x in xs]
-    out = expr(*leaves)
-    out.backward()
+    out, leaves = backward_on_leaves(expr, xs)
     value, gradient = value_and_grad(expr, argnums=tuple(range(len(xs))))(*xs)
     assert value == out.data
     assert list(gradient) == [leaf.grad for leaf in leaves]

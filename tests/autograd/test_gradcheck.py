@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from autograd import GradcheckError, Value, gradcheck, numerical_grad
+from autograd import GradcheckError, Value, check_grads, gradcheck, numerical_grad
 
 
 def test_numerical_grad_of_a_polynomial_is_accurate():
@@ -55,15 +55,14 @@ def _cut(x, y):
 
 
 def test_gradcheck_raises_naming_input_index_and_both_values():
+    """The message is check_grads' reverse-mode one (its layout is tested in test_check_grads), prefixed."""
     with pytest.raises(GradcheckError) as info:
         gradcheck(_cut, [1.0, 3.0])
-    message = str(info.value)
-    assert message.startswith("gradcheck failed: mode 'reverse' (value_and_grad): the gradient of _cut (value 10.0)")
-    assert "differ at input 1 (atol=1e-05, rtol=0.001)" in message
-    assert "!! input 1: x = 3.0, analytic = 3.0, numeric = " in message
-    numeric = float(message.split("!! input 1: x = 3.0, analytic = 3.0, numeric = ")[1].split(",")[0])
+    with pytest.raises(AssertionError) as reverse:
+        check_grads(_cut, [1.0, 3.0], modes="reverse", order=1)
+    assert str(info.value) == f"gradcheck failed: {reverse.value}"
+    numeric = float(str(info.value).split("!! input 1: x = 3.0, analytic = 3.0, numeric = ")[1].split(",")[0])
     assert numeric == pytest.approx(6.0, rel=1e-8)
-    assert "   input 0: x = 1.0, analytic = 1.0, numeric = " in message
 
 
 def test_gradcheck_error_is_a_runtime_error():

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd
-from autograd import Value, check_grads, grad, ops, topological_order, value_and_grad
+from autograd import Value, check_grads, grad, jvp, ops, topological_order, value_and_grad
 from tests.strategies import (
     ALL_OPS,
     Expression,
     Step,
     assert_gradients_match,
+    backward_on_leaves,
     default_functions,
     expressions,
     expressions_with_inputs,
@@ -25,13 +26,6 @@ from tests.strategies import (
 
 REPO = Path(__file__).resolve().parents[2]
 FEW = settings(max_examples=max(10, settings.default.max_examples // 4))  # for tests parametrized many ways
-
-
-def _backward_grads(expr: Expression, xs) -> tuple[Value, list[Value]]:
-    leaves = [Value(x) for x in xs]
-    out = expr(*leaves)
-    out.backward()
-    return out, leaves
 
 
 # -- gradients are right, in every mode -------------------------------------------------------
@@ -73,7 +67,8 @@ def test_properties_every_mode_agrees_with_heavy_fan_in(case):
 def test_properties_every_op_is_generated_and_differentiated_in_every_mode(op, data):
     expr, xs = data.draw(expressions_with_inputs(ops=(op,), max_nodes=6))
     assert op in expr.ops
-    check_grads(fused(expr), xs, **TIGHT)
+    check_grads(fused(expr), xs, **TIGHT)  # every mode: jvp against reverse too
+    assert jvp(fused(expr), xs, [1.0] * len(xs))[0] == value_and_grad(expr, 0)(*xs)[0], expr  # the same forward rows
 
 
 # -- backward's contract on random graphs -------------------------------------------------------
@@ -82,7 +77,7 @@ def test_properties_every_op_is_generated_and_differentiated_in_every_mode(op, d
 @given(expressions_with_inputs())
 def test_properties_second_backward_doubles_leaves_and_repeats_interior(case):
     expr, xs = case
-    out, leaves = _backward_grads(expr, xs)
+    out, leaves = backward_on_leaves(expr, xs)
     first_leaves = [leaf.grad for leaf in leaves]
     order = topological_order(out)
     first_interior = [node.grad for node in order]
@@ -99,7 +94,7 @@ def test_properties_second_backward_doubles_leaves_and_repeats_interior(case):
 @given(expressions_with_inputs())
 def test_properties_grad_and_value_and_grad_equal_backward(case):
     expr, xs = case
-    out, leaves = _backward_grads(expr, xs)
+    out, leaves = backward_on_leaves(expr, xs)
     argnums = tuple(range(len(xs)))
     value, grads = value_and_grad(expr, argnums)(*xs)
     assert value == out.data or (math.isnan(value) and math.isnan(out.data))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 from autograd import Value
-from tests.strategies import expressions_with_inputs, torch_functions
+from tests.strategies import backward_on_leaves, expressions_with_inputs, torch_functions
 
 # torch comes from the session fixture `torch` (tests/conftest.py): imported when the first test here
 # runs, not at collection, and every test skips with a reason where it is not installed.
@@ -27,9 +27,7 @@ def _torch_value_and_grads(torch, expr, xs):
 
 
 def _ours(expr, xs):
-    leaves = [Value(x) for x in xs]
-    out = expr(*leaves)
-    out.backward()
+    out, leaves = backward_on_leaves(expr, xs)
     return out.data, [leaf.grad for leaf in leaves]
 
 

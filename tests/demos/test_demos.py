@@ -49,14 +49,20 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def test_backprop_forward_matches_plain_arithmetic():
-    """The demo's forward pass equals the network written out with math.exp."""
+def forward_by_hand() -> tuple[float, float, float]:
+    """The demo's network written out with math.exp: the activations (a1, a2, a3)."""
     w = backprop.WEIGHTS
     x1, x2 = backprop.INPUT
     a1 = sigmoid(w["w1"] * x1 + w["w2"] * x2 + w["b1"])
     a2 = sigmoid(w["w3"] * x1 + w["w4"] * x2 + w["b2"])
     a3 = sigmoid(w["w5"] * a1 + w["w6"] * a2 + w["b3"])
-    f = backprop.forward(w)
+    return a1, a2, a3
+
+
+def test_backprop_forward_matches_plain_arithmetic():
+    """The demo's forward pass equals the network written out with math.exp."""
+    a1, _, a3 = forward_by_hand()
+    f = backprop.forward(backprop.WEIGHTS)
     assert f["a1"] == pytest.approx(a1, abs=1e-15)
     assert f["a3"] == pytest.approx(a3, abs=1e-15)
     assert f["C"] == pytest.approx((a3 - backprop.TARGET) ** 2, abs=1e-15)
@@ -78,10 +84,8 @@ def test_backprop_finite_differences_agree():
 def test_backprop_first_layer_gradient_written_out():
     """dC/dw1 = 2(a3 - y) * a3(1 - a3) * w5 * a1(1 - a1) * x1, computed here independently."""
     w = backprop.WEIGHTS
-    x1, x2 = backprop.INPUT
-    a1 = sigmoid(w["w1"] * x1 + w["w2"] * x2 + w["b1"])
-    a2 = sigmoid(w["w3"] * x1 + w["w4"] * x2 + w["b2"])
-    a3 = sigmoid(w["w5"] * a1 + w["w6"] * a2 + w["b3"])
+    x1 = backprop.INPUT[0]
+    a1, _, a3 = forward_by_hand()
     expected = 2 * (a3 - backprop.TARGET) * a3 * (1 - a3) * w["w5"] * a1 * (1 - a1) * x1
     assert backprop.worked_example()["engine"]["w1"] == pytest.approx(expected, rel=1e-12)
 
@@ -162,20 +166,15 @@ def test_moons_script_writes_pictures(tmp_path):
 
 @pytest.mark.slow  # a subprocess per test
 @needs_matplotlib
-def test_regression_script_writes_picture(tmp_path):
-    result = run_script("regression.py", "--epochs", "3", "--samples", "12", "--no-progress", "--out", str(tmp_path))
+@pytest.mark.parametrize(
+    "script, epochs, samples, picture",
+    [("regression.py", "3", "12", "regression_fit.png"), ("spiral.py", "2", "30", "spiral_regions.png")],
+)
+def test_script_writes_picture(tmp_path, script, epochs, samples, picture):
+    result = run_script(script, "--epochs", epochs, "--samples", samples, "--no-progress", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert f"wrote {tmp_path / 'regression_fit.png'}" in result.stdout
-    png_size(tmp_path / "regression_fit.png")
-
-
-@pytest.mark.slow  # a subprocess per test
-@needs_matplotlib
-def test_spiral_script_writes_picture(tmp_path):
-    result = run_script("spiral.py", "--epochs", "2", "--samples", "30", "--no-progress", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert f"wrote {tmp_path / 'spiral_regions.png'}" in result.stdout
-    png_size(tmp_path / "spiral_regions.png")
+    assert f"wrote {tmp_path / picture}" in result.stdout
+    png_size(tmp_path / picture)
 
 
 def run_script_in_process(name: str, args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:

@@ -232,20 +232,11 @@ def test_fit_takes_numpy_arrays_on_every_backend_and_batched_never_expands_them(
     assert_same_training(want, train("batched", "mse", sgd, X32, Y, nouts=(6, 2)))
 
 
-def test_fit_batched_without_numpy_names_the_fast_extra_before_training(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_numpy(name, *args, **kwargs):
-        if name == "numpy" or name.startswith("numpy."):
-            raise ImportError("No module named 'numpy'")
-        return real_import(name, *args, **kwargs)
-
+def test_fit_batched_without_numpy_names_the_fast_extra_before_training(hide_numpy):
     X, y = make_moons(10, noise=0.1, seed=0)
     model = MLP(2, [3, 1], seed=0)
     before = [p.data for p in model.parameters()]
-    monkeypatch.setattr(builtins, "__import__", no_numpy)
+    hide_numpy()
     with pytest.raises(ImportError, match=r"fit\(\): backend='batched' needs numpy: pip install 'valuegrad\[fast\]'"):
         fit(model, X, y, epochs=1, progress=False, backend="batched")
     assert [p.data for p in model.parameters()] == before

@@ -195,9 +195,7 @@ MODULE_BAD_FILES = {
 def test_load_bad_module_file_names_file_and_problem(tmp_path, case):
     good = json.loads(save(nn.Neuron(2, rng=random.Random(0)), tmp_path / "good.json").read_text())
     corrupt, message = MODULE_BAD_FILES[case]
-    path = _write(tmp_path / "bad.json", corrupt(good))
-    with pytest.raises(ValueError, match=f"load\\(\\): .*bad.json: {message}"):
-        load(path)
+    assert_load_names_file_and_problem(_write(tmp_path / "bad.json", corrupt(good)), message)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX only")
@@ -219,6 +217,12 @@ def test_save_into_a_fifo_writes_through_it(tmp_path):
 def _write(path, document):
     path.write_text(document if isinstance(document, str) else json.dumps(document))
     return path
+
+
+def assert_load_names_file_and_problem(path, message):
+    """load(path) raises ValueError "load(): ...<file name>: <message>" (message a regex)."""
+    with pytest.raises(ValueError, match=f"load\\(\\): .*{path.name}: {message}"):
+        load(path)
 
 
 def _good_document():
@@ -255,9 +259,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_load_bad_file_raises_value_error_naming_file_and_problem(tmp_path, case):
     corrupt, message = BAD_FILES[case]
-    path = _write(tmp_path / "bad.json", corrupt(_good_document()))
-    with pytest.raises(ValueError, match=f"load\\(\\): .*bad.json: {message}"):
-        load(path)
+    assert_load_names_file_and_problem(_write(tmp_path / "bad.json", corrupt(_good_document())), message)
 
 
 def test_load_non_utf8_file(tmp_path):
@@ -351,9 +353,7 @@ BAD_V1_FILES = {
 @pytest.mark.parametrize("case", sorted(BAD_V1_FILES))
 def test_load_bad_version_1_file(tmp_path, case):
     corrupt, message = BAD_V1_FILES[case]
-    path = _write(tmp_path / "old.json", corrupt(_v1_document()))
-    with pytest.raises(ValueError, match=f"load\\(\\): .*old.json: {message}"):
-        load(path)
+    assert_load_names_file_and_problem(_write(tmp_path / "old.json", corrupt(_v1_document())), message)
 
 
 def test_version_1_and_2_files_of_one_model_load_identically(tmp_path):

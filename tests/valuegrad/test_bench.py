@@ -11,14 +11,18 @@ import pytest
 from valuegrad.__main__ import main
 
 
+def run_quick_bench(sections, tmp_path, capsys):
+    """`valuegrad bench --quick` of these sections, one repeat: (what it printed, the JSON it wrote)."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--sections", sections, "--repeats", "1", "--json", str(out)]) == 0
+    return capsys.readouterr().out, json.loads(out.read_text())
+
+
 @pytest.mark.slow  # runs the benchmark through the command line
 def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
     """(a) and (d) in quick mode: every engine computes the same first loss; JSON has the samples."""
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--sections", "ad", "--repeats", "1", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, results = run_quick_bench("ad", tmp_path, capsys)
     assert "(a) one training step" in printed and "goals:" in printed
-    results = json.loads(out.read_text())
     step = results["mlp_step"]
     for engine in ("valuegrad eager", "valuegrad compiled", "plain floats"):
         assert len(step[engine]["samples"]) == 1 and step[engine]["median"] > 0.0
@@ -33,11 +37,8 @@ def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
 @pytest.mark.slow  # runs the benchmark through the command line
 def test_bench_quick_sections_b_c_e_g_run_and_report(tmp_path, capsys):
     """The sections the other tests do not run, at the size `bench --quick` (in docs/performance.md) uses."""
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--sections", "bceg", "--repeats", "1", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, results = run_quick_bench("bceg", tmp_path, capsys)
     assert "(b) random graph" in printed and "goals:" in printed
-    results = json.loads(out.read_text())
     assert results["quick"] is True
     for section in ("ns_per_node", "bytes_per_node", "fit_epoch"):
         assert section in results, section
@@ -48,12 +49,9 @@ def test_bench_quick_sections_b_c_e_g_run_and_report(tmp_path, capsys):
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
 def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsys):
     """(f): batched, torch (when pinned), floats and the others start from the same weights: same first loss."""
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--sections", "f", "--repeats", "1", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, results = run_quick_bench("f", tmp_path, capsys)
     assert "(f) the step of (a), batched" in printed
     assert "batched step >= 10x faster than the plain-float floor" in printed
-    results = json.loads(out.read_text())
     losses = results["batched_step"]["_info"]["first_loss"]
     assert "valuegrad batched" in losses
     for engine, loss in losses.items():
@@ -95,11 +93,9 @@ def test_bench_steps_reset_to_the_initial_weights():
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="(g) reads scikit-learn's digits")
 def test_bench_digits_epoch_says_how_eager_was_scaled(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--sections", "g", "--repeats", "1", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, results = run_quick_bench("g", tmp_path, capsys)
     assert "eager timed on 128 digits and scaled" in printed
-    info = json.loads(out.read_text())["digits_epoch"]["_info"]
+    info = results["digits_epoch"]["_info"]
     assert info["eager_timed_on"] == 128 and info["samples"] == 1347
     assert math.isclose(info["eager_scale"], 1347 / 128)
 

@@ -52,7 +52,7 @@ def add_training_arguments(
     lr: float | None,
     samples: int | None,
     min_samples: int = 1,
-    lr_help: str,
+    lr_help: str = "Adam's learning rate (default: %(default)s)",
 ) -> None:
     """The options of every training demo, with that demo's defaults and limits, then --out, --seed, --no-progress.
 

@@ -118,9 +118,8 @@ def plot_confusion(run: DigitsRun, path: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_training_arguments(  # sklearn's digits: a fixed data set, so no --samples
-        parser, epochs=30, batch_size=64, lr=0.01, samples=None, lr_help="Adam's learning rate (default: %(default)s)"
-    )
+    # sklearn's digits: a fixed data set, so no --samples
+    add_training_arguments(parser, epochs=30, batch_size=64, lr=0.01, samples=None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -91,8 +91,7 @@ def train(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=options.path, required=True, metavar="DIR",
                         help="directory with MNIST's four IDX files (train-images-idx3-ubyte[.gz], ...)")
-    add_training_arguments(parser, epochs=2, batch_size=64, lr=1e-3, samples=None,
-                           lr_help="Adam's learning rate (default: %(default)s)")
+    add_training_arguments(parser, epochs=2, batch_size=64, lr=1e-3, samples=None)
 
 
 def run(args: argparse.Namespace) -> int:

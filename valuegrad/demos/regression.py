@@ -87,15 +87,7 @@ def plot_fit(run: RegressionRun, path: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_training_arguments(
-        parser,
-        epochs=300,
-        batch_size=8,
-        lr=0.01,
-        samples=40,
-        min_samples=2,
-        lr_help="Adam's learning rate (default: %(default)s)",
-    )
+    add_training_arguments(parser, epochs=300, batch_size=8, lr=0.01, samples=40, min_samples=2)
 
 
 def run(args: argparse.Namespace) -> int:

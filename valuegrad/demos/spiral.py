@@ -144,15 +144,7 @@ def plot_regions(run: SpiralRun, path: Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_training_arguments(
-        parser,
-        epochs=60,
-        batch_size=16,
-        lr=0.02,
-        samples=300,
-        min_samples=CLASSES,
-        lr_help="Adam's learning rate (default: %(default)s)",
-    )
+    add_training_arguments(parser, epochs=60, batch_size=16, lr=0.02, samples=300, min_samples=CLASSES)
 
 
 def run(args: argparse.Namespace) -> int:
