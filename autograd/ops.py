@@ -327,7 +327,7 @@ def _dispatcher(rule: Op) -> Callable[..., Any]:
                 raise TypeError(f"{name}() takes {rule.arity} arguments, got {len(args)}")
             return apply(rule, *args)
 
-    dispatch.__name__ = dispatch.__qualname__ = name if name.isidentifier() else f"op_{len(name)}"
+    dispatch.__name__ = dispatch.__qualname__ = name
     dispatch.__doc__ = f"{name}(...) on floats or Values (or any number type valuegrad knows): a row of the rule table."
     return dispatch
 
@@ -446,6 +446,31 @@ def on_register(listener: Callable[[Op], None]) -> None:
 
 _POSITIVE: InputDomain = (0.25, inf)  # log, sqrt, bases of **: kept this far from 0 in tests
 
+@lru_cache(maxsize=256)
+def pow_const(c: float) -> Op:
+    """The row for ``x ** c`` with a constant exponent (named ``**2``, ``**0.5``, ...; ``params`` is ``(c,)``).
+
+    Not filed in :data:`RULES`: there is one per exponent, made on first use.
+    """
+    name = "**" + (str(int(c)) if math.isfinite(c) and c.is_integer() else repr(c))
+    integer = math.isfinite(c) and c.is_integer()
+    # x ** 2 takes any x; x ** -1 any but 0 (a pole); x ** 0.5 a positive one (else nan)
+    domain: tuple[InputDomain, ...] = (None,) if integer and c >= 0.0 else ("nonzero",) if integer else (_POSITIVE,)
+    array = partial(_apow_const, c)
+    if c == 0.0:  # x**0 == 1 everywhere, so the derivative is 0 everywhere (also at x = 0)
+        return Op(name, 1, partial(_fpow_const, c), lambda x, out: (0.0,), array=array, params=(c,), domain=domain)
+    return Op(name, 1, partial(_fpow_const, c), lambda x, out: (c * power(x, c - 1.0),), array=array,
+              params=(c,), domain=domain)
+
+
+def _fpow_const(c: float, x: float) -> float:
+    return _fpow(x, c)
+
+
+def _apow_const(c: float, np: Any, x: Any) -> Any:
+    return _apow(np, x, c)
+
+
 ADD = register(Op("+", 2, lambda x, y: x + y, lambda x, y, out: (1.0, 1.0), operator="add"))
 SUB = register(Op("-", 2, lambda x, y: x - y, lambda x, y, out: (1.0, -1.0), operator="sub"))
 MUL = register(Op("*", 2, lambda x, y: x * y, lambda x, y, out: (y, x), operator="mul"))
@@ -456,7 +481,7 @@ DIV = register(Op(
 NEG = register(Op("neg", 1, lambda x: -x, lambda x, out: (-1.0,), operator="neg"))
 POW = register(Op(
     "**", 2, _fpow, lambda x, y, out: (pow_dx(x, y), pow_dy(x, y)),
-    array=_apow, domain=(_POSITIVE, (-3.0, 3.0)), operator="pow", right_constant=lambda c: _pow_const(c),
+    array=_apow, domain=(_POSITIVE, (-3.0, 3.0)), operator="pow", right_constant=pow_const,
 ))
 EXP = register(Op("exp", 1, _fexp, lambda x, out: (out,), array=lambda np, x: np.exp(x), domain=((-3.0, 3.0),),
                   public=True))
@@ -522,37 +547,10 @@ def _logsumexp_local(*args: Any) -> tuple[Any, ...]:
 LOGSUMEXP = register(Op("logsumexp", -1, _flogsumexp, _logsumexp_local, array=_alogsumexp, public=True, method=False))
 
 
-@lru_cache(maxsize=256)
-def pow_const(c: float) -> Op:
-    """The row for ``x ** c`` with a constant exponent (named ``**2``, ``**0.5``, ...; ``params`` is ``(c,)``).
-
-    Not filed in :data:`RULES`: there is one per exponent, made on first use.
-    """
-    name = "**" + (str(int(c)) if math.isfinite(c) and c.is_integer() else repr(c))
-    integer = math.isfinite(c) and c.is_integer()
-    # x ** 2 takes any x; x ** -1 any but 0 (a pole); x ** 0.5 a positive one (else nan)
-    domain: tuple[InputDomain, ...] = (None,) if integer and c >= 0.0 else ("nonzero",) if integer else (_POSITIVE,)
-    array = partial(_apow_const, c)
-    if c == 0.0:  # x**0 == 1 everywhere, so the derivative is 0 everywhere (also at x = 0)
-        return Op(name, 1, partial(_fpow_const, c), lambda x, out: (0.0,), array=array, params=(c,), domain=domain)
-    return Op(name, 1, partial(_fpow_const, c), lambda x, out: (c * power(x, c - 1.0),), array=array,
-              params=(c,), domain=domain)
-
-
-def _pow_const(c: float) -> Op:
-    return pow_const(c)
-
-
-def _fpow_const(c: float, x: float) -> float:
-    return _fpow(x, c)
-
-
-def _apow_const(c: float, np: Any, x: Any) -> Any:
-    return _apow(np, x, c)
-
-
-# Dispatching functions for the derivatives above: floats in, floats out; Values (or duals,
-# symbols) in, the same out.  (Users get these from FUNCTIONS; here they only name them.)
+# Short names for the rows' dispatching functions: floats in, floats out; Values (or duals,
+# symbols) in, the same out.  The derivatives above call them; the rest keep the module's
+# long-standing ``ops.sqrt``-style spellings.  The list of what users can call is FUNCTIONS,
+# made from the rows, not these names.
 exp: Callable[..., Any] = EXP.function
 log: Callable[..., Any] = LOG.function
 tanh: Callable[..., Any] = TANH.function
