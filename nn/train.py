@@ -121,7 +121,7 @@ class _Task:
         self.spec = spec
         self.named = named  # a loss from LOSS_TABLE (not a callable)
         self.name = spec.name
-        self.loss = spec.function
+        self.loss = spec.function if named else _targets_as_values(spec.function)
         self.kind = spec.kind
         self.threshold = spec.threshold
 
@@ -197,6 +197,24 @@ class _Task:
 def _scores(preds: Sequence[Any]) -> list[Any]:
     """Predictions (Values, or lists of Values) as floats (or lists of floats)."""
     return [[v.data for v in p] if isinstance(p, list) else p.data for p in preds]
+
+
+def _targets_as_values(loss: Callable[[list[Any], list[Any]], Any]) -> Callable[[list[Any], list[Any]], Any]:
+    """A callable loss as every backend calls it: each number target as a Value leaf (the
+    batched and compiled backends trace one graph with target leaves, so eager passes Values
+    too), class indices (ints) as they are, one-hot or multi-output targets as lists of Values."""
+
+    def as_value(t: Any) -> Any:
+        if isinstance(t, list):
+            return [as_value(v) for v in t]
+        if isinstance(t, (Value, int)):  # a traced leaf, or a class index (ints only reach here then)
+            return t
+        return Value(t)
+
+    def call(preds: list[Any], targets: list[Any]) -> Any:
+        return loss(preds, [as_value(t) for t in targets])
+
+    return call
 
 
 def _width(pred: Any) -> int:
@@ -412,8 +430,8 @@ class _BatchedSteps:
             if self.task.named:
                 raise
             raise TypeError(
-                f"{self.where}: backend='batched' passes each target to a callable loss as a Value leaf "
-                f"(one graph serves every sample; eager passes floats), and loss {self.task.name!r} raised "
+                f"{self.where}: fit passes each target to a callable loss as a Value leaf, on every backend "
+                f"(batched traces one graph for every sample), and loss {self.task.name!r} raised "
                 f"{type(error).__name__}: {error}; use backend='eager'"
             ) from error
         graph = self.compile(loss, features + target_leaves, watch=preds)

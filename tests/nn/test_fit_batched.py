@@ -264,12 +264,50 @@ def test_fit_batched_refuses_a_loss_that_branches_on_the_data():
         fit(MLP(1, [4, 1], seed=0), X, y, loss=picky, epochs=1, batch_size=5, progress=False, backend="batched")
 
 
+def test_a_callable_loss_gets_the_same_target_types_on_every_backend():
+    """Issue 22 item 5: number targets arrive as Values on eager and batched alike (eager passed
+    floats), class indices as ints, multi-output targets as lists of Values."""
+    seen: dict[str, set] = {}
+
+    def recording(backend):
+        def loss(preds, targets):
+            seen.setdefault(backend, set()).update(
+                tuple(type(v).__name__ for v in t) if isinstance(t, list) else type(t).__name__ for t in targets)
+            pairs = [(p if isinstance(p, list) else [p], t if isinstance(t, list) else [t]) for p, t in zip(preds, targets)]
+            terms = [(a - b) ** 2 for ps, ts in pairs for a, b in zip(ps, ts)]
+            return sum(terms[1:], terms[0]) * (1.0 / len(preds))
+        return loss
+
+    X = [[i / 10.0, (i % 3) / 3.0] for i in range(12)]
+    for y, nout, want in (([a - b for a, b in X], 1, {"Value"}),
+                          ([[a, b] for a, b in X], 2, {("Value", "Value")})):
+        seen.clear()
+        for backend in ("eager", "batched"):
+            fit(MLP(2, [3, nout], seed=0), X, y, loss=recording(backend), epochs=1, batch_size=4, progress=False,
+                backend=backend)
+        assert seen == {"eager": want, "batched": want}
+
+    def indexing(backend):
+        def loss(preds, targets):
+            seen.setdefault(backend, set()).update(type(t).__name__ for t in targets)
+            return nn.cross_entropy(preds, targets)
+        return loss
+
+    seen.clear()
+    labels = [i % 3 for i in range(12)]
+    for backend in ("eager", "batched"):
+        fit(MLP(2, [3, 3], seed=0), X, labels, loss=indexing(backend), task="classification", epochs=1, batch_size=4,
+            progress=False, backend=backend)
+    assert seen == {"eager": {"int"}, "batched": {"int"}}
+
+
 def test_fit_batched_says_when_a_loss_needs_float_targets():
     def as_float(preds, targets):
         return sum(((p - float(t)) ** 2 for p, t in zip(preds, targets[1:])), (preds[0] - float(targets[0])) ** 2)
 
     X, y = [[0.0], [1.0]], [0.5, 1.5]
-    with pytest.raises(TypeError, match=r"passes each target to a callable loss as a Value leaf .* loss 'as_float' "
+    with pytest.raises(TypeError, match=r"passes each target to a callable loss as a Value leaf, on every backend .* "
+                                        r"loss 'as_float' "
                                         r"raised TypeError"):
         fit(MLP(1, [2, 1], seed=0), X, y, loss=as_float, epochs=1, progress=False, backend="batched")
 
