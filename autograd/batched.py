@@ -131,7 +131,7 @@ def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
     namespace: dict[str, Any] = {
         "_where": np.where,
         "_add_at": np.add.at,
-        "_sum": np.sum,
+        "_sum": np.add.reduce,  # np.sum's reduction without its Python wrapper
         "_sign": np.sign,
         "_exp": np.exp,
         "_multiply": np.multiply,
@@ -334,6 +334,8 @@ class BatchedGraph:
         gen = _ArrayCodegen()
         self._constants: dict[str, Any] = {}
         self._blocks: list[tuple[int, int, int]] = []  # (first row, neurons, inputs + 1) per layer block
+        self._blocks_with_bias = False  # a layer W @ X + b: its -0.0 sums are checked only on the exact run
+        self._reciprocals = np.empty((len(self.params), 1))
         fwd: list[str] = []
         bwd: list[tuple[_Group, list]] = []
         templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
@@ -347,6 +349,7 @@ class BatchedGraph:
                 bwd.append((group, b))
         bwd.reverse()  # backward visits the groups in reverse
         namespace = _array_namespace(np, gen)
+        namespace["_CHECK_ZEROS"] = False
         namespace.update(self._constants)
         source = ["def _forward(V, C):", *(fwd or ["    pass"]), "", "def _backward(V, C, GV, GC):"]
         source += self._settle(bwd, None)
@@ -361,7 +364,7 @@ class BatchedGraph:
         self._backward_params_code = namespace["_backward_params"]
         # The same code with every matrix product summed one product at a time, for batches
         # where a buffer holds inf or nan: BLAS may skip a zero factor, so 0 x inf would be 0.
-        exact = {**namespace, "_matmul": _product}
+        exact = {**namespace, "_matmul": _product, "_CHECK_ZEROS": True}
         exec(code, exact)
         self._exact = (exact["_forward"], exact["_backward"], exact["_backward_params"])
 
@@ -644,10 +647,13 @@ class BatchedGraph:
         fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    W = {w_text}"]
         fwd.append(f"    _matmul(W, {x_text}, out={out})")
         b_text = "None"
+        check = ""
         if bias:
             b_text = self._gather([node.parents[-1] for node in nodes], False, "B")
             fwd.append(f"    {out} += {b_text}")
-        fwd.append(f"    if not {out}.all(): _signed_zero_products({out}, W, {x_text}, {b_text})")
+            check = "_CHECK_ZEROS and "  # see _run_forward: only a -0.0 bias can give -0.0
+            self._blocks_with_bias = True
+        fwd.append(f"    if {check}not {out}.all(): _signed_zero_products({out}, W, {x_text}, {b_text})")
         bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    W = {w_text}"]
         bwd.append(self._scatter(xs, True, True, "_matmul(W.T, g)"))
         weight_grad = f"_matmul(g, {x_text}.T)"
@@ -677,13 +683,15 @@ class BatchedGraph:
         m = len(group.nodes)
         width = n + 1
         self._blocks.append((first, m, width))
+        self._blocks_with_bias = True
         whole = f"C[{first}:{first + m * width}, 0].reshape({m}, {width})"
         out = f"V[{group.start}:{group.start + m}]"
         w_text, b_text = f"A[:, :{n}]", f"A[:, {n}:]"
         fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    A = {whole}"]
         fwd.append(f"    _matmul({w_text}, {x_text}, out={out})")
         fwd.append(f"    {out} += {b_text}")
-        fwd.append(f"    if not {out}.all(): _signed_zero_products({out}, {w_text}, {x_text}, {b_text})")
+        fix = f"_signed_zero_products({out}, {w_text}, {x_text}, {b_text})"
+        fwd.append(f"    if _CHECK_ZEROS and not {out}.all(): {fix}")
         bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    A = {whole}"]
         bwd.append(self._scatter(xs, True, True, f"_matmul({w_text}.T, g)"))
         bwd.append(f"    A = G{whole}")
@@ -745,8 +753,16 @@ class BatchedGraph:
             self._forward_code(V, C)
             # one check of every buffer instead of one per matrix product: all finite, or again exactly
             self._finite = math.isfinite(V.sum()) and math.isfinite(C.sum())
-            if not self._finite:
+            if not self._finite or (self._blocks_with_bias and self._negative_zero(C)):
                 self._exact[0](V, C)
+
+    def _negative_zero(self, C: Any) -> bool:
+        """Whether a parameter may be -0.0 (1 / -0.0 is -inf; so is 1 / x for a negative x too
+        small to invert: a false alarm costs only the exact run).  A layer's sum W @ X + b, which
+        numpy starts from +0.0, can be -0.0 in eager (a sum from -0.0) only with a -0.0 bias;
+        the exact run checks the layers that had an exact zero."""
+        with_bias = C[: len(self.params)]
+        return bool(self._np.divide(1.0, with_bias, out=self._reciprocals).min() == -math.inf)
 
     def _row_block(self, nodes: Sequence[Value]) -> Any:
         """An index of V selecting ``nodes``' rows (a slice when consecutive), or None if one
