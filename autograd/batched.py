@@ -135,6 +135,9 @@ def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
         "_sign": np.sign,
         "_exp": np.exp,
         "_multiply": np.multiply,
+        "_add": np.add,
+        "_subtract": np.subtract,
+        "_maximum": np.maximum,
         "_negative": np.negative,
         "_logsumexp_rows": _logsumexp_rows,
         "_batch_sum_products": _batch_sum_products,
@@ -255,8 +258,6 @@ class BatchedGraph:
             ops.require_row(cast(Op, node._rule), where)
         self.params: tuple[Value, ...] = tuple(n for n in everything if n._rule is None and id(n) not in seen)
         self._plan(order, reached)
-        self._C = np.empty((self._shape[1], 1))
-        self._GC = np.empty_like(self._C)
         self.param_grads = np.zeros(len(self.params))
         """d(root)/d(params) of the last ``backward()`` (batch mean or sum), in the order of ``params``."""
         self._per_batch: dict[int, tuple[Any, Any]] = {}  # batch size -> (V, GV)
@@ -324,6 +325,9 @@ class BatchedGraph:
         self._rows = rows
         self._varying = varying
         self._shape = tuple(counts)
+        # The shared buffers are made once, so the generated code reads their views as constants.
+        self._C = self._np.empty((self._shape[1], 1))
+        self._GC = self._np.empty_like(self._C)
         self._param_dependent = _dependent_on(order, {id(p) for p in self.params})
         self.groups: tuple[_Group, ...] = tuple(ordered)
         self.num_nodes = len(order) + len(self.inputs) + len(self.params)
@@ -480,8 +484,8 @@ class BatchedGraph:
         if template is None:
             template = templates[(rule, arity)] = _trace(gen, rule, arity)
         forward_text, local_templates = template
-        fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity})", *gathers]
-        fwd.append(f"    {out} = {forward_text.format(*names)}")
+        fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity})"]
+        fwd.append(_written_into(out, rule, forward_text, [line.split(" = ", 1)[1] for line in gathers]))
         fill = names + ["o"]
         if local_templates is None:  # the row is called sample by sample
             local_name = gen.name_of(_LocalCall(rule, arity))
@@ -684,24 +688,34 @@ class BatchedGraph:
         width = n + 1
         self._blocks.append((first, m, width))
         self._blocks_with_bias = True
-        whole = f"C[{first}:{first + m * width}, 0].reshape({m}, {width})"
+        block = self._C[first : first + m * width, 0].reshape(m, width)
+        grad_block = self._GC[first : first + m * width, 0].reshape(m, width)
+        w_text = self._constant("W", block[:, :n])
+        b_text = self._constant("B", block[:, n:])
+        wt_text = self._constant("WT", block[:, :n].T)
+        gw_text = self._constant("GW", grad_block[:, :n])
+        gb_text = self._constant("GB", grad_block[:, n:])
         out = f"V[{group.start}:{group.start + m}]"
-        w_text, b_text = f"A[:, :{n}]", f"A[:, {n}:]"
-        fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)", f"    A = {whole}"]
+        fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs)"]
         fwd.append(f"    _matmul({w_text}, {x_text}, out={out})")
         fwd.append(f"    {out} += {b_text}")
         fix = f"_signed_zero_products({out}, {w_text}, {x_text}, {b_text})"
         fwd.append(f"    if _CHECK_ZEROS and not {out}.all(): {fix}")
-        bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}", f"    A = {whole}"]
-        bwd.append(self._scatter(xs, True, True, f"_matmul({w_text}.T, g)"))
-        bwd.append(f"    A = G{whole}")
+        bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}"]
+        bwd.append(self._scatter(xs, True, True, f"_matmul({wt_text}, g)"))
         weights = [first + i * width + j for i in range(m) for j in range(n)]
         gradient = f"_matmul(g, {x_text}.T)"
-        bwd.append(_Scatter("GC", weights, f"    {w_text} = {gradient}", f"    {w_text} += {gradient}"))
+        bwd.append(_Scatter("GC", weights, f"    {gw_text}[...] = {gradient}", f"    {gw_text} += {gradient}"))
         biases = [first + i * width + n for i in range(m)]
-        bwd.append(_Scatter("GC", biases, f"    _sum(g, axis=1, keepdims=True, out={b_text})",
-                            f"    {b_text} += g.sum(axis=1, keepdims=True)"))
+        bwd.append(_Scatter("GC", biases, f"    _sum(g, axis=1, keepdims=True, out={gb_text})",
+                            f"    {gb_text} += g.sum(axis=1, keepdims=True)"))
         return fwd, bwd
+
+    def _constant(self, prefix: str, value: Any) -> str:
+        """A name for ``value`` (a view of a shared buffer, made once) in the generated code."""
+        name = f"_{prefix}{len(self._constants)}"
+        self._constants[name] = value
+        return name
 
     # -- run time --------------------------------------------------------------------
     def _use_batch(self, batch: int) -> Any:
@@ -893,6 +907,20 @@ class BatchedGraph:
 
 
 _MAX_RUNS = 8  # a long fused node whose inputs need more runs of rows is gathered and scattered
+
+
+_INTO = {"{0} + {1}": "_add", "{0} - {1}": "_subtract", "{0} * {1}": "_multiply", "-{0}": "_negative"}
+
+
+def _written_into(out: str, rule: Op, template: str, args: list[str]) -> str:
+    """The forward statement for a group: the ufunc writing straight into the group's rows
+    where the row is one (no temporary array, no copy), else an assignment of the template."""
+    if rule is ops.RELU:
+        return f"    _maximum({args[0]}, 0.0, out={out})"  # relu's array twin, into the rows
+    ufunc = _INTO.get(template)
+    if ufunc is not None:
+        return f"    {ufunc}({', '.join(args)}, out={out})"
+    return f"    {out} = {template.format(*args)}"
 
 
 def _plain_locals(gen: _Codegen, rule: Op, arity: int) -> list[int | str] | None:
