@@ -316,12 +316,17 @@ class BatchedGraph:
         rows: dict[int, int] = {id(x): i for i, x in enumerate(self.inputs)}
         rows.update({id(p): i for i, p in enumerate(self.params)})
         counts = [len(self.inputs), len(self.params)]  # next free row of V, of C
+        followed = _layer_inputs(ordered)
+        self._ones_rows: list[int] = []  # rows of V that hold 1.0: a layer's bias enters its product
         for group in ordered:
             space = 0 if group.varying else 1
             group.start = counts[space]
             for node in group.nodes:
                 rows[id(node)] = counts[space]
                 counts[space] += 1
+            if id(group) in followed:
+                self._ones_rows.append(counts[0])
+                counts[0] += 1
         self._rows = rows
         self._varying = varying
         self._shape = tuple(counts)
@@ -690,6 +695,9 @@ class BatchedGraph:
         self._blocks_with_bias = True
         block = self._C[first : first + m * width, 0].reshape(m, width)
         grad_block = self._GC[first : first + m * width, 0].reshape(m, width)
+        x_rows = [self._rows[id(p)] for p in xs]
+        if x_rows == list(range(x_rows[0], x_rows[0] + n)) and x_rows[0] + n in self._ones_rows:
+            return self._with_ones_lines(k, group, xs, x_rows[0], first, block, grad_block)
         w_text = self._constant("W", block[:, :n])
         b_text = self._constant("B", block[:, n:])
         wt_text = self._constant("WT", block[:, :n].T)
@@ -711,6 +719,25 @@ class BatchedGraph:
                             f"    {gb_text} += g.sum(axis=1, keepdims=True)"))
         return fwd, bwd
 
+    def _with_ones_lines(
+        self, k: int, group: _Group, xs: list[Value], x_first: int, first: int, block: Any, grad_block: Any
+    ) -> tuple[list[str], list]:
+        """A layer whose inputs are followed by a row of ones: Z = [W b] @ [X; 1] forward, and
+        the weights' and biases' gradients G @ [X; 1].T in one product written in place."""
+        m, n = block.shape[0], block.shape[1] - 1
+        out = f"V[{group.start}:{group.start + m}]"
+        x_ones = f"V[{x_first}:{x_first + n + 1}]"
+        whole, grad_whole = self._constant("A", block), self._constant("GA", grad_block)
+        # No -0.0 check: the exact run (entered for a -0.0 parameter) sums each product, the bias last, from -0.0.
+        fwd = [f"    # group {k}: {m} x dot (matrix product, {n} inputs and a row of ones)"]
+        fwd.append(f"    _matmul({whole}, {x_ones}, out={out})")
+        bwd: list = [f"    # group {k}: {m} x dot (matrix product)", f"    g = G{out}"]
+        bwd.append(self._scatter(xs, True, True, f"_matmul({self._constant('WT', block[:, :n].T)}, g)"))
+        product = f"_matmul(g, {x_ones}.T)"
+        rows = list(range(first, first + m * (n + 1)))
+        bwd.append(_Scatter("GC", rows, f"    {product[:-1]}, out={grad_whole})", f"    {grad_whole} += {product}"))
+        return fwd, bwd
+
     def _constant(self, prefix: str, value: Any) -> str:
         """A name for ``value`` (a view of a shared buffer, made once) in the generated code."""
         name = f"_{prefix}{len(self._constants)}"
@@ -728,6 +755,7 @@ class BatchedGraph:
             np = self._np
             # zeros: rows a backward leaves alone stay finite for its check of the whole buffer
             buffers = self._per_batch[batch] = (np.zeros((self._shape[0], batch)), np.zeros((self._shape[0], batch)))
+            buffers[0][self._ones_rows] = 1.0
         self._V, self._GV = buffers
         self._batch = batch
         return self._V
@@ -962,6 +990,23 @@ def _runs(targets: list[int], plain: list[int | str], rows: list[int]) -> list[t
                 continue
         runs.append((target, source, 1))
     return runs
+
+
+def _layer_inputs(groups: list[_Group]) -> set[int]:
+    """The ids of the groups that are, node for node, the inputs of a layer with biases (a
+    matrix product over them): a row of ones after such a group lets the product add the
+    biases, and give their gradients, as one more column of the weights."""
+    by_nodes = {tuple(id(n) for n in group.nodes): group for group in groups}
+    found: set[int] = set()
+    for group in groups:
+        arity = len(group.spaces)
+        if group.matmul is None or arity % 2 == 0:
+            continue
+        xs = group.nodes[0].parents[group.matmul : group.matmul + arity // 2]
+        inputs = by_nodes.get(tuple(id(x) for x in xs))
+        if inputs is not None:
+            found.add(id(inputs))
+    return found
 
 
 def _shared_leaves_in_use_order(groups: list[_Group], params: tuple[Value, ...]) -> tuple[Value, ...]:
