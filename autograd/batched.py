@@ -313,11 +313,15 @@ class BatchedGraph:
             group.nodes.sort(key=lambda node: rank[id(node)])
         ordered = sorted(groups.values(), key=lambda g: (depth[id(g.nodes[0])], rank[id(g.nodes[0])]))
         self.params = _shared_leaves_in_use_order(ordered, self.params)
-        rows: dict[int, int] = {id(x): i for i, x in enumerate(self.inputs)}
+        gap = _input_gap(ordered, self.inputs)  # a row of ones after the inputs a layer reads
+        self._gap = gap
+        self._input_rows = [i if gap is None or i < gap else i + 1 for i in range(len(self.inputs))]
+        rows: dict[int, int] = {id(x): r for x, r in zip(self.inputs, self._input_rows)}
         rows.update({id(p): i for i, p in enumerate(self.params)})
-        counts = [len(self.inputs), len(self.params)]  # next free row of V, of C
+        counts = [len(self.inputs) + (gap is not None), len(self.params)]  # next free row of V, of C
         followed = _layer_inputs(ordered)
-        self._ones_rows: list[int] = []  # rows of V that hold 1.0: a layer's bias enters its product
+        # rows of V that hold 1.0: a layer's biases enter its product as one more column of weights
+        self._ones_rows: list[int] = [] if gap is None else [gap]
         for group in ordered:
             space = 0 if group.varying else 1
             group.start = counts[space]
@@ -404,7 +408,7 @@ class BatchedGraph:
         idle_params = [r for r in range(len(self.params)) if r not in written["GC"]]
         if idle_params:
             lines.append(f"    GC[{self._index(idle_params, 'Z', broadcast=False)}] = 0.0")
-        idle_inputs = [r for r in range(len(self.inputs)) if r not in written["GV"]]
+        idle_inputs = [r for r in self._input_rows if r not in written["GV"]]
         if needed is None and idle_inputs:
             lines.append(f"    GV[{self._index(idle_inputs, 'Z', broadcast=False)}] = 0.0")
         return lines or ["    pass"]
@@ -768,7 +772,7 @@ class BatchedGraph:
         """
         data = self._as_batch(batch)
         V = self._use_batch(data.shape[0])
-        V[: len(self.inputs)] = data.T
+        self._write_columns(V, data, 0)
         if read_params:
             self.read_params()
         self._run_forward(V)
@@ -780,7 +784,7 @@ class BatchedGraph:
         V = self._use_batch(blocks[0].shape[0])
         offset = 0
         for block in blocks:
-            V[offset : offset + block.shape[1]] = block.T
+            self._write_columns(V, block, offset)
             offset += block.shape[1]
         if offset != len(self.inputs):
             raise ValueError(f"BatchedGraph: {offset} input columns given for {len(self.inputs)} inputs")
@@ -788,6 +792,18 @@ class BatchedGraph:
             self.read_params()
         self._run_forward(V)
         return self.values(self.root)
+
+    def _write_columns(self, V: Any, block: Any, offset: int) -> None:
+        """Input columns ``offset``.. (a (B, w) block) into their rows of V: the rows of the
+        inputs, which skip the row of ones when there is one among them."""
+        gap, width = self._gap, block.shape[1]
+        if gap is None or offset + width <= gap:
+            V[offset : offset + width] = block.T
+        elif offset >= gap:
+            V[offset + 1 : offset + width + 1] = block.T
+        else:  # the block straddles the row of ones
+            V[offset:gap] = block[:, : gap - offset].T
+            V[gap + 1 : offset + width + 1] = block[:, gap - offset :].T
 
     def _run_forward(self, V: Any) -> None:
         np, C = self._np, self._C
@@ -877,7 +893,8 @@ class BatchedGraph:
                 p.grad += g
         if not input_grads:
             return None
-        return np.add(GV[: len(self.inputs)].T, 0.0)  # a fresh (B, inputs) array; -0.0 as eager's +0.0
+        rows = slice(0, len(self.inputs)) if self._gap is None else self._input_rows
+        return np.add(GV[rows].T, 0.0)  # a fresh (B, inputs) array; -0.0 as eager's +0.0
 
     def _seed_root(self, GV: Any, GC: Any) -> None:
         root = self._rows[id(self.root)]
@@ -1007,6 +1024,21 @@ def _layer_inputs(groups: list[_Group]) -> set[int]:
         if inputs is not None:
             found.add(id(inputs))
     return found
+
+
+def _input_gap(groups: list[_Group], inputs: tuple[Value, ...]) -> int | None:
+    """Where a row of ones goes among the input rows (the inputs from there on move down one
+    row): after a run of inputs that a layer with biases reads, in order; None if none does."""
+    position = {id(x): i for i, x in enumerate(inputs)}
+    for group in groups:
+        arity = len(group.spaces)
+        if group.matmul is None or arity % 2 == 0:
+            continue
+        xs = group.nodes[0].parents[group.matmul : group.matmul + arity // 2]
+        first = position.get(id(xs[0]))
+        if first is not None and [position.get(id(x)) for x in xs] == list(range(first, first + len(xs))):
+            return first + len(xs)
+    return None
 
 
 def _shared_leaves_in_use_order(groups: list[_Group], params: tuple[Value, ...]) -> tuple[Value, ...]:

@@ -474,3 +474,26 @@ def test_compile_batched_equals_eager_bit_for_bit_on_ieee_edge_inputs(expr, data
         pairs = zip(np.ravel(got).tolist(), np.ravel(want).tolist())
         bad = [(g, w) for g, w in pairs if not same_or_rounding(g, w, scale)]
         assert not bad, f"{what}: (batched, eager) {bad[:5]}"
+
+
+def test_a_layer_reading_inputs_in_the_middle_gets_its_row_of_ones_and_the_inputs_around_it_stay_put():
+    """The biases enter a layer's product as a row of ones after its inputs: inputs the layer
+    does not read, before and after that row, keep their values and gradients, and input
+    blocks that straddle the row (as fit passes features, then targets) land right."""
+    import random
+
+    layer = nn.Layer(3, 4, activation="tanh", rng=random.Random(2))
+    head = nn.Neuron(4, activation="linear", rng=random.Random(3))
+    for i, neuron in enumerate([*layer.neurons, head]):  # biases start at 0: make them count
+        neuron.b.data = 0.25 * i - 0.375
+
+    def build(xs):  # xs = [a, x0, x1, x2, t]: the layer reads x0..x2, a and t enter the loss
+        return (head(layer(xs[1:4])) * xs[0] - xs[4]) ** 2
+
+    batch = [[0.5, 1.0, -2.0, 0.25, 0.3], [-1.5, 0.0, 0.5, 2.0, -0.7], [2.0, -1.0, -0.5, 0.0, 1.1]]
+    graph = check_against_eager(build, 5, layer.parameters() + head.parameters(), batch)
+    assert "row of ones" in graph.source  # the layer took the product with its biases inside
+    values = graph.forward(batch).tolist()
+    data = np.array(batch)
+    for cut in range(1, 5):  # every split of the columns into two blocks, around the row of ones or not
+        assert graph._run([data[:, :cut], data[:, cut:]], read_params=True).tolist() == values
