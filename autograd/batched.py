@@ -137,7 +137,6 @@ def _array_namespace(np: Any, gen: _ArrayCodegen) -> dict[str, Any]:
         "_multiply": np.multiply,
         "_add": np.add,
         "_subtract": np.subtract,
-        "_maximum": np.maximum,
         "_negative": np.negative,
         "_logsumexp_rows": _logsumexp_rows,
         "_batch_sum_products": _batch_sum_products,
@@ -494,7 +493,7 @@ class BatchedGraph:
             template = templates[(rule, arity)] = _trace(gen, rule, arity)
         forward_text, local_templates = template
         fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity})"]
-        fwd.append(_written_into(out, rule, forward_text, [line.split(" = ", 1)[1] for line in gathers]))
+        fwd.append(_written_into(out, forward_text, [line.split(" = ", 1)[1] for line in gathers]))
         fill = names + ["o"]
         if local_templates is None:  # the row is called sample by sample
             local_name = gen.name_of(_LocalCall(rule, arity))
@@ -957,11 +956,9 @@ _MAX_RUNS = 8  # a long fused node whose inputs need more runs of rows is gather
 _INTO = {"{0} + {1}": "_add", "{0} - {1}": "_subtract", "{0} * {1}": "_multiply", "-{0}": "_negative"}
 
 
-def _written_into(out: str, rule: Op, template: str, args: list[str]) -> str:
+def _written_into(out: str, template: str, args: list[str]) -> str:
     """The forward statement for a group: the ufunc writing straight into the group's rows
     where the row is one (no temporary array, no copy), else an assignment of the template."""
-    if rule is ops.RELU:
-        return f"    _maximum({args[0]}, 0.0, out={out})"  # relu's array twin, into the rows
     ufunc = _INTO.get(template)
     if ufunc is not None:
         return f"    {ufunc}({', '.join(args)}, out={out})"

@@ -666,6 +666,24 @@ QUOTED_FIGURES = [
     ("docs/engine.md", r"against (\d+) for micrograd", [bench("bytes_per_node", "micrograd")]),
     ("docs/engine.md", r"backpropagated the same depth in ([\d.]+) s in the recorded run",
      [bench("deepest_chain", "valuegrad eager", "seconds")]),
+    ("docs/performance.md", r"\| \(h\) one epoch, ([\d,]+) samples \|", [bench("mnist_epoch", "_info", "samples")]),
+    ("docs/performance.md", r"\| seconds per epoch, median of (\d+) \| ([\d.]+) s \| ([\d.]+) s \| ([\d.]+) s \|",
+     [lambda figures, results: len(results["mnist_epoch"]["valuegrad batched"]["samples"]),
+      *(bench("mnist_epoch", engine, "median") for engine in ("valuegrad batched", "numpy by hand", "torch float64"))]),
+    ("docs/performance.md", r"batched / torch float64: \*\*([\d.]+)\*\*; batched / numpy by hand: ([\d.]+)\.",
+     [bench_ratio("mnist_epoch", "valuegrad batched", "torch float64"),
+      bench_ratio("mnist_epoch", "valuegrad batched", "numpy by hand")]),
+    ("docs/performance.md", r"Building the sample's graph took ([\d.]+) s and `compile_batched` ([\d.]+) s; "
+                            r"fit's first epoch, compiling included, ([\d.]+) s",
+     [bench("mnist_epoch", "_info", key)
+      for key in ("build_graph_seconds", "compile_seconds", "first_fit_epoch_seconds")]),
+    ("docs/performance.md", r"fit adds (\d+) MB of peak memory over a float64 X of (\d+) MB \(([\d.]+)x\) and "
+                            r"(\d+) MB over a float32 X of (\d+) MB \(([\d.]+)x\)",
+     [bench("mnist_epoch", "memory", dtype, key, scale=scale) for dtype in ("float64", "float32")
+      for key, scale in (("peak_added_bytes", 1e-6), ("array_bytes", 1e-6), ("ratio", 1.0))]),
+    ("README.md", r"one epoch of `MLP\(784, \[128, 10\]\)` on 60,000 MNIST-shaped samples takes ([\d.]+) s batched "
+                  r"against ([\d.]+) s in torch float64 and ([\d.]+) s in numpy by hand",
+     [bench("mnist_epoch", engine, "median") for engine in ("valuegrad batched", "torch float64", "numpy by hand")]),
     ("docs/rendering.md", r"`HUB_FAN_OUT` \((\d+)\)", [lambda figures, results: render.HUB_FAN_OUT]),
     ("docs/rendering.md", r"at most (\d+) Values and `dot` is installed",
      [lambda figures, results: render.NOTEBOOK_MAX_NODES]),
@@ -709,6 +727,37 @@ def _page_texts() -> dict[str, str]:
 def test_quoted_figures_come_from_the_recorded_runs():
     """Demo outputs, demo and `make demo` times, modes timings and benchmark prose: as recorded."""
     assert check_quoted_figures(_page_texts(), _figures(), _results()) == []
+
+
+SCALING_ROW = re.compile(r"\| `MLP\(2, \[(\d+), \1, 1\]\)`, batch (\d+) \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms "
+                         r"\| ([\d.]+)x \|")
+
+
+def check_scaling_table(text: str, results: dict) -> list[str]:
+    """docs/performance.md's scaling table against the run: every row of the run, each figure as recorded."""
+    recorded = {(row["width"], row["batch"]): row for row in results["mnist_epoch"]["scaling"]["rows"]}
+    quoted = SCALING_ROW.findall(text)
+    problems = [] if len(quoted) == len(recorded) else [f"{len(quoted)} scaling rows quoted, {len(recorded)} recorded"]
+    for width, batch, *cells in quoted:
+        row = recorded.get((int(width), int(batch)))
+        if row is None:
+            problems.append(f"width {width}, batch {batch}: not in the recorded run")
+            continue
+        times = [row[engine]["median"] * 1e3 for engine in ("valuegrad batched", "numpy by hand", "torch float64")]
+        for figure, actual in zip(cells, [*times, times[0] / times[2]]):
+            if not _agrees(figure, actual):
+                problems.append(f"width {width}, batch {batch}: quotes {figure}, the recorded run has {actual:.4g}")
+    return problems
+
+
+def test_scaling_table_comes_from_the_recorded_run():
+    """Issue 23: the (h) scaling table in docs/performance.md is the recorded run's, row for row (break one: red)."""
+    text, results = _page_texts()["docs/performance.md"], _results()
+    assert check_scaling_table(text, results) == []
+    first = results["mnist_epoch"]["scaling"]["rows"][0]
+    first["torch float64"]["median"] *= 2
+    assert [p.split(":")[0] for p in check_scaling_table(text, results)] == [
+        f"width {first['width']}, batch {first['batch']}"] * 2  # torch's time and the ratio
 
 
 def test_quoted_figures_check_catches_a_wrong_figure():
