@@ -273,7 +273,8 @@ def test_a_callable_loss_gets_the_same_target_types_on_every_backend():
         def loss(preds, targets):
             seen.setdefault(backend, set()).update(
                 tuple(type(v).__name__ for v in t) if isinstance(t, list) else type(t).__name__ for t in targets)
-            pairs = [(p if isinstance(p, list) else [p], t if isinstance(t, list) else [t]) for p, t in zip(preds, targets)]
+            pairs = [(p if isinstance(p, list) else [p], t if isinstance(t, list) else [t])
+                     for p, t in zip(preds, targets)]
             terms = [(a - b) ** 2 for ps, ts in pairs for a, b in zip(ps, ts)]
             return sum(terms[1:], terms[0]) * (1.0 / len(preds))
         return loss
