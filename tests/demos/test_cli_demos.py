@@ -1,8 +1,8 @@
 """`valuegrad demo ...`: outputs written, argument errors, missing matplotlib or dot.
 
-In-process, except two commands the README shows, `python -m valuegrad demo` and its moons
-command: those run once per test run as written (conftest's shell_command), and tests/test_docs.py
-reads the same run (each is seconds of training and drawing)."""
+In-process, except the commands the README shows (`python -m valuegrad demo`, its moons,
+regression and spiral commands): those run once per test run as written (conftest's
+shell_command), and tests/test_docs.py reads the same runs (each is seconds of training and drawing)."""
 
 from __future__ import annotations
 
@@ -82,12 +82,15 @@ def test_cli_demo_backprop_prints_table(tmp_path, capsys):
 
 
 @needs_matplotlib
-def test_cli_demo_regression_and_spiral_write_pictures(tmp_path):
-    common = ["--epochs", "1", "--no-progress", "--out", str(tmp_path)]
-    assert main(["demo", "regression", "--samples", "10", *common]) == 0
-    assert main(["demo", "spiral", "--samples", "30", *common]) == 0
-    assert_png(tmp_path / "regression_fit.png")
-    assert_png(tmp_path / "spiral_regions.png")
+@pytest.mark.parametrize(("command", "picture"), [
+    ("python -m valuegrad demo regression", "regression_fit.png"),  # the README's commands (test_docs runs them)
+    ("python -m valuegrad demo spiral", "spiral_regions.png"),
+])
+def test_cli_demo_regression_and_spiral_write_pictures(command, picture, shell_command):
+    run = shell_command(command)  # run once per test run, shared with tests/test_docs.py
+    assert run.returncode == 0, run.stderr
+    assert_png(run.directory / "demos" / "out" / picture)
+    assert f"wrote {Path('demos') / 'out' / picture}" in run.stdout
 
 
 @pytest.mark.parametrize(
