@@ -43,9 +43,14 @@ demo: setup
 pictures: setup
 	$(PY) -m valuegrad.pictures docs
 
+# pytest-xdist (the dev extra): a worker per core.  The tests that read one shared expensive run
+# (the docs' demo commands, the quick benchmark) go to one worker, so each still runs once
+# (tests/conftest.py's SHARED_RUN_MODULES).  `make test PARALLEL=` runs in one process.
+PARALLEL ?= -n auto
+
 # pytest's exit code 5 means it collected no tests: that is a failure, not a pass.
 test: setup
-	@$(PY) -m pytest; status=$$?; \
+	@$(PY) -m pytest $(PARALLEL); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 

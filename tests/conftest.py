@@ -35,6 +35,49 @@ settings.load_profile(os.environ.get("VALUEGRAD_HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The fixtures that run something expensive once and share the result between tests (in one
+# process), and the modules whose tests use them.  Under pytest-xdist (`make test` runs
+# `pytest -n auto`) each worker is a process of its own: SharedRunScheduling sends each group
+# of modules to one worker as one unit, so each shared run still happens once.  (pytest-xdist's
+# own `--dist loadgroup` marks do not group on pytest 9.2: pytest-xdist issue 1386.)
+SHARED_FIXTURES = ("shell_command", "quick_bench")
+SHARED_RUN_MODULES = {
+    "tests/test_docs.py": "shell_command",
+    "tests/demos/test_cli_demos.py": "shell_command",
+    "tests/demos/test_digits.py": "shell_command",
+    "tests/demos/test_matrix_demo.py": "shell_command",
+    "tests/valuegrad/test_bench.py": "quick_bench",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a shared fixture from a module not in SHARED_RUN_MODULES would, under
+    pytest-xdist, repeat the run on another worker: say so at collection, in every run."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        for fixture in SHARED_FIXTURES:
+            if fixture in getattr(item, "fixturenames", ()) and module not in SHARED_RUN_MODULES:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the shared fixture {fixture!r}: add {module!r} to SHARED_RUN_MODULES"
+                    " in tests/conftest.py, so that under pytest-xdist it runs on the worker that has that run"
+                )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`-n N` (--dist load, the default): like xdist's load scheduling, one test at a time to
+    whichever worker is free, except the modules of one SHARED_RUN_MODULES group, which go
+    to one worker as one unit (the largest units first).  Other --dist modes are xdist's."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_RUN_MODULES.get(nodeid.split("::")[0], nodeid)
+
+    return SharedRunScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def torch():
