@@ -34,7 +34,7 @@ SMALL_MOONS = ["demo", "moons", "--epochs", "2", "--samples", "40", "--no-progre
 
 @dataclass(frozen=True)
 class DemoRun:
-    """What one in-process `valuegrad ...` run returned, printed and wrote."""
+    """What one `valuegrad demo ...` run returned and printed, and the directory it wrote its pictures to."""
 
     status: int
     out: str
