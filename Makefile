@@ -43,15 +43,21 @@ demo: setup
 pictures: setup
 	$(PY) -m valuegrad.pictures docs
 
+# pytest-xdist (the dev extra): a worker per core.  The tests that read one shared expensive run
+# (the docs' demo commands, the quick benchmark) go to one worker, so each still runs once
+# (tests/conftest.py's SHARED_RUN_MODULES).  `make test PARALLEL=` runs in one process; quick and
+# test-all use it too.
+PARALLEL ?= -n auto
+
 # pytest's exit code 5 means it collected no tests: that is a failure, not a pass.
 test: setup
-	@$(PY) -m pytest; status=$$?; \
+	@$(PY) -m pytest $(PARALLEL); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
 # The fast lane: everything except the tests marked slow (CLI, demos, benchmark, notebook, subprocesses).
 quick: setup
-	@$(PY) -m pytest -m "not slow"; status=$$?; \
+	@$(PY) -m pytest $(PARALLEL) -m "not slow"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make quick: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
@@ -84,7 +90,7 @@ test-all: dot
 	      && $$venv/bin/python -m pip install --quiet -e '.[$(EXTRAS)]' && touch $$venv/.installed \
 	      || { failed="$$failed $$version(install)"; continue; }; \
 	  fi; \
-	  $$venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
+	  $$venv/bin/python -m pytest -q -p no:cacheprovider $(PARALLEL) $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 0 ]; then ran="$$ran $$version"; else failed="$$failed $$version(pytest exit $$status)"; fi; \
 	done; \
 	echo "make test-all: passed on:$${ran:- none}; failed on:$${failed:- none}"; \

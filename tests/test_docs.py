@@ -11,11 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +128,8 @@ NOT_RUN = {
     'python3 -m pytest -m "not slow" -q': "the suite itself (`make quick`)",
     "python -m valuegrad bench": "the full benchmark takes minutes",
     "python -m valuegrad bench --quick": (
-        "~80 s on 2 cores; tests/valuegrad/test_bench.py runs every section at the same quick size (a d, f, h, b c e g)"
+        "~80 s on 2 cores; tests/valuegrad/test_bench.py runs sections a to g in one run at the same quick size,"
+        " and h at smaller sizes"
     ),
     "python -m valuegrad bench --repeats 15 --json bench.json": "the full benchmark, 15 repetitions",
     "python benchmarks/bench.py ...": "a placeholder for the options above, not a command",
@@ -187,41 +185,18 @@ def test_every_doc_command_is_run_or_has_a_reason_not_to_be():
     assert set(NOT_RUN) <= found, f"NOT_RUN lists commands no page shows any more: {set(NOT_RUN) - found}"
 
 
-def _sandbox(tmp_path: Path) -> dict[str, str]:
-    """A directory that looks like a checkout (demos/, benchmarks/) and an environment whose `python`,
-    `python3` and `valuegrad` run this interpreter on this tree."""
-    for folder in ("demos", "benchmarks"):
-        (tmp_path / folder).mkdir()
-        for script in (ROOT / folder).glob("*.py"):
-            shutil.copy(script, tmp_path / folder / script.name)
-    bin_dir = tmp_path / ".bin"
-    bin_dir.mkdir()
-    for name, command in (("python", ""), ("python3", ""), ("valuegrad", " -m valuegrad")):
-        wrapper = bin_dir / name
-        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}"{command} "$@"\n')
-        wrapper.chmod(0o755)
-    return dict(
-        os.environ,
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}".rstrip(os.pathsep),
-        MPLBACKEND="Agg",
-        COLUMNS="200",
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("page", "command", "output", "line"),
     [case for case in SHELL_CASES if case[1] not in NOT_RUN],
     ids=lambda value: page_id(value) if isinstance(value, Path) else (value[:60] if isinstance(value, str) else ""),
 )
-def test_doc_shell_command_runs(page, command, output, line, tmp_path):
+def test_doc_shell_command_runs(page, command, output, line, shell_command):
+    """The command as written, in a sandbox checkout (conftest's shell_command: run once, shared
+    with the demo tests that check the same command; /tmp/pics etc. stay inside the sandbox)."""
     if ("graph" in command or "demo backprop" in command) and shutil.which("dot") is None:
         pytest.skip("this command draws a graph and graphviz's dot binary is not installed")
-    result = subprocess.run(
-        ["bash", "-c", command.replace("/tmp/", f"{tmp_path}/")],  # /tmp/pics etc. stay inside the sandbox
-        cwd=tmp_path, env=_sandbox(tmp_path), capture_output=True, text=True, timeout=600,
-    )
+    result = shell_command(command)
     where = f"{page_id(page)}:{line}: {command}"
     assert result.returncode == 0, f"{where}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     assert "Traceback" not in result.stderr, where

@@ -1,10 +1,12 @@
-"""`valuegrad demo ...` in-process: outputs written, argument errors, missing matplotlib or dot."""
+"""`valuegrad demo ...`: outputs written, argument errors, missing matplotlib or dot.
+
+In-process, except the commands the README shows (`python -m valuegrad demo`, its moons,
+regression and spiral commands): those run once per test run as written (conftest's
+shell_command), and tests/test_docs.py reads the same runs (each is seconds of training and drawing)."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import re
 import shutil
 import sys
@@ -32,7 +34,7 @@ SMALL_MOONS = ["demo", "moons", "--epochs", "2", "--samples", "40", "--no-progre
 
 @dataclass(frozen=True)
 class DemoRun:
-    """What one in-process `valuegrad ...` run returned, printed and wrote."""
+    """What one `valuegrad demo ...` run returned and printed, and the directory it wrote its pictures to."""
 
     status: int
     out: str
@@ -40,31 +42,33 @@ class DemoRun:
     directory: Path
 
 
-@pytest.fixture(scope="session")
-def small_moons_run(tmp_path_factory) -> DemoRun:
-    """`valuegrad demo moons` on a small problem with SGD and a seed, run once; several tests read its results."""
-    directory = tmp_path_factory.mktemp("small_moons")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        status = main([*SMALL_MOONS, "--optimizer", "sgd", "--seed", "7", "--out", str(directory)])
-    return DemoRun(status, stdout.getvalue(), stderr.getvalue(), directory)
+# The README's moons command: SGD, a seed and an output directory of its own.
+README_MOONS = "python -m valuegrad demo moons --epochs 50 --optimizer sgd --seed 3 --out /tmp/pics"
+README_DEMO = "python -m valuegrad demo"  # what `make demo` runs
+
+
+@pytest.fixture(scope="module")
+def moons_run(shell_command) -> DemoRun:
+    """The README's `valuegrad demo moons` command, run once (shared with tests/test_docs.py); several tests read it."""
+    run = shell_command(README_MOONS)
+    return DemoRun(run.returncode, run.stdout, run.stderr, run.directory / "pics")
 
 
 @needs_matplotlib
-def test_cli_demo_moons_writes_pictures_and_prints_paths(small_moons_run):
-    assert small_moons_run.status == 0, small_moons_run.err
+def test_cli_demo_moons_writes_pictures_and_prints_paths(moons_run):
+    assert moons_run.status == 0, moons_run.err
     names = ["moons_boundary.png", "moons_curves.png"] + (["moons_neuron.png"] if HAS_DOT else [])
     for name in names:
-        assert_png(small_moons_run.directory / name)
-        assert f"wrote {small_moons_run.directory / name}" in small_moons_run.out
-    assert "training accuracy" in small_moons_run.out and "held-out accuracy" in small_moons_run.out
+        assert_png(moons_run.directory / name)
+        assert f"wrote {moons_run.directory / name}" in moons_run.out
+    assert "training accuracy" in moons_run.out and "held-out accuracy" in moons_run.out
 
 
 @needs_matplotlib
-def test_cli_demo_moons_sgd_optimizer_and_seed(small_moons_run):
-    assert small_moons_run.status == 0, small_moons_run.err
-    assert "sgd, 2 epochs" in small_moons_run.out
-    assert_png(small_moons_run.directory / "moons_boundary.png")
+def test_cli_demo_moons_sgd_optimizer_and_seed(moons_run):
+    assert moons_run.status == 0, moons_run.err
+    assert "sgd, 50 epochs" in moons_run.out
+    assert_png(moons_run.directory / "moons_boundary.png")
 
 
 def test_cli_demo_backprop_prints_table(tmp_path, capsys):
@@ -78,12 +82,15 @@ def test_cli_demo_backprop_prints_table(tmp_path, capsys):
 
 
 @needs_matplotlib
-def test_cli_demo_regression_and_spiral_write_pictures(tmp_path):
-    common = ["--epochs", "1", "--no-progress", "--out", str(tmp_path)]
-    assert main(["demo", "regression", "--samples", "10", *common]) == 0
-    assert main(["demo", "spiral", "--samples", "30", *common]) == 0
-    assert_png(tmp_path / "regression_fit.png")
-    assert_png(tmp_path / "spiral_regions.png")
+@pytest.mark.parametrize(("command", "picture"), [
+    ("python -m valuegrad demo regression", "regression_fit.png"),  # the README's commands (test_docs runs them)
+    ("python -m valuegrad demo spiral", "spiral_regions.png"),
+])
+def test_cli_demo_regression_and_spiral_write_pictures(command, picture, shell_command):
+    run = shell_command(command)  # run once per test run, shared with tests/test_docs.py
+    assert run.returncode == 0, run.stderr
+    assert_png(run.directory / "demos" / "out" / picture)
+    assert f"wrote {Path('demos') / 'out' / picture}" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -136,12 +143,12 @@ def test_cli_demo_without_dot_skips_graph_only(tmp_path, capsys, monkeypatch):
 
 
 @needs_matplotlib
-def test_cli_demo_without_name_runs_moons_and_backprop(tmp_path, capsys, monkeypatch):
+def test_cli_demo_without_name_runs_moons_and_backprop(shell_command):
     """`valuegrad demo` (what `make demo` runs) writes at least three pictures under demos/out."""
-    monkeypatch.chdir(tmp_path)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    pictures = sorted((tmp_path / "demos" / "out").glob("*.png"))
+    run = shell_command(README_DEMO)  # run once, shared with tests/test_docs.py
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    pictures = sorted((run.directory / "demos" / "out").glob("*.png"))
     assert len(pictures) >= (4 if HAS_DOT else 2)
     for picture in pictures:
         assert_png(picture)

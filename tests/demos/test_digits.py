@@ -7,8 +7,6 @@ import re
 
 import pytest
 
-from valuegrad.__main__ import main
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Looked up, not imported: importing scikit-learn at collection costs seconds on every test run.
 NEEDED = {"sklearn": "the digits demo needs scikit-learn (the 'demo' extra)",
@@ -17,13 +15,16 @@ NEEDED = {"sklearn": "the digits demo needs scikit-learn (the 'demo' extra)",
 MISSING = [reason for module, reason in NEEDED.items() if importlib.util.find_spec(module) is None]
 
 
+README_DIGITS = "python -m valuegrad demo digits"  # the README's command (tests/test_docs.py runs it too)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))
-def test_demo_digits_reaches_96_percent_held_out_and_writes_its_pictures(tmp_path, capsys):
-    assert main(["demo", "digits", "--out", str(tmp_path), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
-    match = re.search(r"held-out accuracy ([\d.]+)% \(450 digits, 25% held out, seed 0\)", printed)
-    assert match, printed
+def test_demo_digits_reaches_96_percent_held_out_and_writes_its_pictures(shell_command):
+    run = shell_command(README_DIGITS)  # run once per test run, shared with tests/test_docs.py
+    assert run.returncode == 0, run.stderr
+    match = re.search(r"held-out accuracy ([\d.]+)% \(450 digits, 25% held out, seed 0\)", run.stdout)
+    assert match, run.stdout
     assert float(match.group(1)) >= 96.0
     for name in ("digits_mistakes.png", "digits_confusion.png"):
-        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+        assert (run.directory / "demos" / "out" / name).read_bytes()[:8] == PNG_MAGIC

@@ -56,17 +56,21 @@ def test_matrix_demo_report_prints_the_check():
     assert "agree: True" in text and "layer 2: delta" in text
 
 
+# docs/matrix.md's command (tests/test_docs.py runs it too); its default batch is 4 samples.
+DOCS_MATRIX = "python -m valuegrad demo matrix --out /tmp/matrix"
+
+
 @pytest.mark.slow  # runs the demo through the command line and draws two figures
 @needs_matplotlib
-def test_cli_demo_matrix_writes_one_picture_per_layer_and_prints_the_check(tmp_path, capsys):
-    assert main(["demo", "matrix", "--batch-size", "4", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def test_cli_demo_matrix_writes_one_picture_per_layer_and_prints_the_check(shell_command):
+    run = shell_command(DOCS_MATRIX)  # run once per test run, shared with tests/test_docs.py
+    assert run.returncode == 0, run.stderr
     for layer in (1, 2):
-        picture = tmp_path / f"matrix_layer{layer}.png"
+        picture = run.directory / "matrix" / f"matrix_layer{layer}.png"
         assert picture.read_bytes()[:8] == PNG_MAGIC
-        assert f"wrote {picture}" in out
-    assert "agree: True" in out
-    assert "layer0.neuron0.w0: sum over 4 edges" in out
+        assert f"wrote {picture}" in run.stdout
+    assert "agree: True" in run.stdout
+    assert "layer0.neuron0.w0: sum over 4 edges" in run.stdout
 
 
 @pytest.mark.slow  # the command line

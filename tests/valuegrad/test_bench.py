@@ -2,26 +2,59 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib.util
+import io
 import json
 import math
+from dataclasses import dataclass
 
 import pytest
 
 from valuegrad.__main__ import main
 
+HAS_NUMPY = importlib.util.find_spec("numpy") is not None
 
-def run_quick_bench(sections, tmp_path, capsys):
-    """`valuegrad bench --quick` of these sections, one repeat: (what it printed, the JSON it wrote)."""
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--sections", sections, "--repeats", "1", "--json", str(out)]) == 0
-    return capsys.readouterr().out, json.loads(out.read_text())
+
+@pytest.fixture(scope="module", autouse=True)
+def frozen_heap():
+    """The benchmark calls gc.collect() before every timed repetition, and in the test process
+    each call walks every object the suite has made so far (~400,000 by the time these run):
+    `quick_bench` took 31 s after tests/autograd and tests/nn, 18 s with them frozen.  Frozen
+    objects (gc.freeze) are skipped by the collector; the benchmark's own are collected as
+    usual, and unfreeze() hands the rest back to the collector after this module."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@dataclass(frozen=True)
+class QuickBench:
+    """What one `valuegrad bench --quick` run printed and the JSON it wrote."""
+
+    printed: str
+    results: dict
+
+
+@pytest.fixture(scope="module")
+def quick_bench(tmp_path_factory) -> QuickBench:
+    """`valuegrad bench --quick --repeats 1` of sections a to g (f only with numpy), run ONCE for
+    the tests below: each section costs seconds, and running them together is the same code."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    sections = "abcde" + ("f" if HAS_NUMPY else "") + "g"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["bench", "--quick", "--sections", sections, "--repeats", "1", "--json", str(out)])
+    assert status == 0, printed.getvalue()[-2000:]
+    return QuickBench(printed.getvalue(), json.loads(out.read_text()))
 
 
 @pytest.mark.slow  # runs the benchmark through the command line
-def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
+def test_bench_quick_run_writes_consistent_json(quick_bench):
     """(a) and (d) in quick mode: every engine computes the same first loss; JSON has the samples."""
-    printed, results = run_quick_bench("ad", tmp_path, capsys)
+    printed, results = quick_bench.printed, quick_bench.results
     assert "(a) one training step" in printed and "goals:" in printed
     step = results["mlp_step"]
     for engine in ("valuegrad eager", "valuegrad compiled", "plain floats"):
@@ -35,9 +68,9 @@ def test_bench_quick_run_writes_consistent_json(tmp_path, capsys):
 
 
 @pytest.mark.slow  # runs the benchmark through the command line
-def test_bench_quick_sections_b_c_e_g_run_and_report(tmp_path, capsys):
+def test_bench_quick_sections_b_c_e_g_run_and_report(quick_bench):
     """The sections the other tests do not run, at the size `bench --quick` (in docs/performance.md) uses."""
-    printed, results = run_quick_bench("bceg", tmp_path, capsys)
+    printed, results = quick_bench.printed, quick_bench.results
     assert "(b) random graph" in printed and "goals:" in printed
     assert results["quick"] is True
     for section in ("ns_per_node", "bytes_per_node", "fit_epoch"):
@@ -46,10 +79,10 @@ def test_bench_quick_sections_b_c_e_g_run_and_report(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
-def test_bench_batched_step_engines_agree_and_goals_are_reported(tmp_path, capsys):
+@pytest.mark.skipif(not HAS_NUMPY, reason="the batched engine needs numpy")
+def test_bench_batched_step_engines_agree_and_goals_are_reported(quick_bench):
     """(f): batched, torch (when pinned), floats and the others start from the same weights: same first loss."""
-    printed, results = run_quick_bench("f", tmp_path, capsys)
+    printed, results = quick_bench.printed, quick_bench.results
     assert "(f) the step of (a), batched" in printed
     assert "batched step >= 10x faster than the plain-float floor" in printed
     losses = results["batched_step"]["_info"]["first_loss"]
@@ -76,7 +109,7 @@ def test_bench_steps_reset_to_the_initial_weights():
     X, Y = bench.moons_pm1(30)
     weights = bench.init_weights()
     engines = [bench.ValuegradStep(weights, X, Y), bench.FloatStep(weights, X, Y)]
-    if importlib.util.find_spec("numpy") is not None:
+    if HAS_NUMPY:
         engines.append(bench.BatchedStep(weights, X, Y))
     if importlib.util.find_spec("micrograd") is not None:
         engines.append(bench.MicrogradStep(weights, X, Y))
@@ -92,8 +125,8 @@ def test_bench_steps_reset_to_the_initial_weights():
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="(g) reads scikit-learn's digits")
-def test_bench_digits_epoch_says_how_eager_was_scaled(tmp_path, capsys):
-    printed, results = run_quick_bench("g", tmp_path, capsys)
+def test_bench_digits_epoch_says_how_eager_was_scaled(quick_bench):
+    printed, results = quick_bench.printed, quick_bench.results
     assert "eager timed on 128 digits and scaled" in printed
     info = results["digits_epoch"]["_info"]
     assert info["eager_timed_on"] == 128 and info["samples"] == 1347
@@ -108,7 +141,7 @@ def test_bench_rejects_unknown_sections(capsys):
 
 
 @pytest.mark.slow  # compiles a 100k-parameter graph three times
-@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the batched engine needs numpy")
+@pytest.mark.skipif(not HAS_NUMPY, reason="the batched engine needs numpy")
 def test_bench_mnist_section_runs_small_and_its_engines_agree(capsys):
     """(h) on tiny sizes: every engine starts from the same weights (same first loss), each
     timing is there, and the report prints the scaling table and the goals."""
