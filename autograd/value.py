@@ -293,6 +293,13 @@ def _constant(data: float) -> Value:
     return node
 
 
+def constant(data: float) -> Value:
+    """``data`` as the leaf an operator makes of a number (``is_constant`` is true): how fit hands
+    a callable loss its number targets, so the loss sees a Value and the graph is the one the
+    number itself would give."""
+    return _constant(float(data))
+
+
 def is_constant(node: Value) -> bool:
     """Whether ``node`` is a number an operator wrapped (``y * 1.01``), not a leaf the user made."""
     return node._dx is CONSTANT

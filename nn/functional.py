@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import autograd
 from autograd import Value
 from autograd.files import real_number
+from autograd.value import is_constant
 
 __all__ = [
     "binary_cross_entropy",
@@ -32,8 +33,11 @@ def _value(x: Any, where: str) -> Value:
 
 
 def _value_or_float(x: Any, what: str) -> Value | float:
-    """``x`` itself when a Value (a target may carry gradient), else as a float; TypeError naming ``what``."""
-    return x if isinstance(x, Value) else real_number(x, what, "a Value or a real number")
+    """``x`` itself when a Value (a target may carry gradient), else as a float (a constant's too:
+    a number wrapped in a Value, as fit passes targets, counts as that number); TypeError naming ``what``."""
+    if isinstance(x, Value):
+        return x.data if is_constant(x) else x
+    return real_number(x, what, "a Value or a real number")
 
 
 def _is_sequence(x: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 from autograd import Value, compile_graph, no_grad
 from autograd.files import positive_int
 from autograd.ops import to_float
+from autograd.value import constant
 
 from . import functional as F
 from .data import as_rows
@@ -200,16 +201,20 @@ def _scores(preds: Sequence[Any]) -> list[Any]:
 
 
 def _targets_as_values(loss: Callable[[list[Any], list[Any]], Any]) -> Callable[[list[Any], list[Any]], Any]:
-    """A callable loss as every backend calls it: each number target as a Value leaf (the
-    batched and compiled backends trace one graph with target leaves, so eager passes Values
-    too), class indices (ints) as they are, one-hot or multi-output targets as lists of Values."""
+    """A callable loss as every backend calls it: each number target as a Value (the batched
+    and compiled backends trace one graph with target leaves, so eager passes Values too),
+    class indices (ints) as they are, one-hot or multi-output targets as lists of Values.
+
+    Eager's Values are constants, the leaves an operator makes of a number: the graph is the
+    one the float gave, and nn's losses read them as numbers (``binary_cross_entropy`` keeps
+    only the term a target of exactly 0 or 1 weights)."""
 
     def as_value(t: Any) -> Any:
         if isinstance(t, list):
             return [as_value(v) for v in t]
         if isinstance(t, (Value, int)):  # a traced leaf, or a class index (ints only reach here then)
             return t
-        return Value(t)
+        return constant(t)
 
     def call(preds: list[Any], targets: list[Any]) -> Any:
         return loss(preds, [as_value(t) for t in targets])

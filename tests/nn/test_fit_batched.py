@@ -323,3 +323,20 @@ def test_fit_batched_loss_reading_one_output_of_two():
     adam = lambda ps: Adam(ps, lr=0.05)  # noqa: E731
     runs = [train(b, first_output, adam, X, y, nouts=(5, 2), batch_size=8) for b in ("eager", "batched")]
     assert_same_training(*runs)
+
+
+def test_callable_binary_cross_entropy_on_eager_still_keeps_only_the_weighted_term():
+    """Targets reach a callable loss as Values, but as constants: nn's losses read them as the
+    numbers they are, so loss=nn.binary_cross_entropy trains as loss="bce" does, also where a
+    sigmoid output is exactly 0 (0 x log 0 would be nan with a target leaf)."""
+    histories, weights = [], []
+    for loss in ("bce", nn.binary_cross_entropy):
+        model = MLP(1, [1], out_activation="sigmoid", seed=0)
+        model.layers[0].neurons[0].w[0].data = -1000.0  # sigmoid(-1000 x) is exactly 0.0 for x >= 1
+        # a callable's task defaults to regression: its targets stay numbers (classification would make them ints)
+        history = fit(model, [[1.0], [2.0], [-0.5]], [0.0, 0.0, 1.0], loss=loss, epochs=3, batch_size=3,
+                      progress=False, optimizer=SGD(model.parameters(), lr=0.1))
+        histories.append(history.loss)
+        weights.append([p.data for p in model.parameters()])
+    assert all(math.isfinite(x) for x in histories[0])
+    assert histories[0] == histories[1] and weights[0] == weights[1]
