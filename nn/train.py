@@ -435,9 +435,10 @@ class _BatchedSteps:
             if self.task.named:
                 raise
             raise TypeError(
-                f"{self.where}: fit passes each target to a callable loss as a Value leaf, on every backend "
+                f"{self.where}: fit passes each target to a callable loss as a Value, on every backend "
                 f"(batched traces one graph for every sample), and loss {self.task.name!r} raised "
-                f"{type(error).__name__}: {error}; use backend='eager'"
+                f"{type(error).__name__}: {error}; compute with the target Values' arithmetic (on "
+                f"backend='eager' a target's number is t.data)"
             ) from error
         graph = self.compile(loss, features + target_leaves, watch=preds)
         return _Graph(graph, preds, [self.positions.get(id(p)) for p in graph.params], len(self.vector))

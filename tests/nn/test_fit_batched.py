@@ -307,7 +307,7 @@ def test_fit_batched_says_when_a_loss_needs_float_targets():
         return sum(((p - float(t)) ** 2 for p, t in zip(preds, targets[1:])), (preds[0] - float(targets[0])) ** 2)
 
     X, y = [[0.0], [1.0]], [0.5, 1.5]
-    with pytest.raises(TypeError, match=r"passes each target to a callable loss as a Value leaf, on every backend .* "
+    with pytest.raises(TypeError, match=r"passes each target to a callable loss as a Value, on every backend .* "
                                         r"loss 'as_float' "
                                         r"raised TypeError"):
         fit(MLP(1, [2, 1], seed=0), X, y, loss=as_float, epochs=1, progress=False, backend="batched")
