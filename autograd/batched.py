@@ -6,7 +6,7 @@ import math
 import re
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence, cast, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Sequence, cast, overload
 
 from . import ops
 from .compile import _ATOM, _INLINE_MAX_ARGS, _Codegen, _Sym, trace_row
@@ -336,6 +336,7 @@ class BatchedGraph:
         # The shared buffers are made once, so the generated code reads their views as constants.
         self._C = self._np.empty((self._shape[1], 1))
         self._GC = self._np.empty_like(self._C)
+        self._reciprocals = self._np.empty_like(self._C)  # scratch for _negative_zero
         self._param_dependent = _dependent_on(order, {id(p) for p in self.params})
         self.groups: tuple[_Group, ...] = tuple(ordered)
         self.num_nodes = len(order) + len(self.inputs) + len(self.params)
@@ -347,7 +348,6 @@ class BatchedGraph:
         self._constants: dict[str, Any] = {}
         self._blocks: list[tuple[int, int, int]] = []  # (first row, neurons, inputs + 1) per layer block
         self._blocks_with_bias = False  # a layer W @ X + b: its -0.0 sums are checked only on the exact run
-        self._reciprocals = np.empty((len(self.params), 1))
         fwd: list[str] = []
         bwd: list[tuple[_Group, list]] = []
         templates: dict[tuple[Op, int], tuple[str, list[tuple[str, bool]] | None]] = {}
@@ -487,13 +487,14 @@ class BatchedGraph:
         if arity > _INLINE_MAX_ARGS:
             return self._stacked_lines(k, group, columns, out, gen)
         names = [f"a{j}" for j in range(arity)]
-        gathers = [f"    a{j} = {self._gather(columns[j], group.spaces[j], 'X')}" for j in range(arity)]
+        sources = [self._gather(columns[j], group.spaces[j], "X") for j in range(arity)]
+        gathers = [f"    a{j} = {source}" for j, source in enumerate(sources)]
         template = templates.get((rule, arity))
         if template is None:
             template = templates[(rule, arity)] = _trace(gen, rule, arity)
         forward_text, local_templates = template
         fwd = [f"    # group {k}: {len(nodes)} x {rule.name} (arity {arity})"]
-        fwd.append(_written_into(out, forward_text, [line.split(" = ", 1)[1] for line in gathers]))
+        fwd.append(_written_into(out, forward_text, sources))
         fill = names + ["o"]
         if local_templates is None:  # the row is called sample by sample
             local_name = gen.name_of(_LocalCall(rule, arity))
@@ -818,8 +819,7 @@ class BatchedGraph:
         small to invert: a false alarm costs only the exact run).  A layer's sum W @ X + b, which
         numpy starts from +0.0, can be -0.0 in eager (a sum from -0.0) only with a -0.0 bias;
         the exact run checks the layers that had an exact zero."""
-        with_bias = C[: len(self.params)]
-        return bool(self._np.divide(1.0, with_bias, out=self._reciprocals).min() == -math.inf)
+        return bool(self._np.divide(1.0, C, out=self._reciprocals).min() == -math.inf)
 
     def _row_block(self, nodes: Sequence[Value]) -> Any:
         """An index of V selecting ``nodes``' rows (a slice when consecutive), or None if one
@@ -1006,32 +1006,28 @@ def _runs(targets: list[int], plain: list[int | str], rows: list[int]) -> list[t
     return runs
 
 
-def _layer_inputs(groups: list[_Group]) -> set[int]:
-    """The ids of the groups that are, node for node, the inputs of a layer with biases (a
-    matrix product over them): a row of ones after such a group lets the product add the
-    biases, and give their gradients, as one more column of the weights."""
-    by_nodes = {tuple(id(n) for n in group.nodes): group for group in groups}
-    found: set[int] = set()
+def _biased_layer_inputs(groups: list[_Group]) -> Iterator[Sequence[Value]]:
+    """The inputs x of each layer with biases (a matrix product over them), in order."""
     for group in groups:
         arity = len(group.spaces)
-        if group.matmul is None or arity % 2 == 0:
-            continue
-        xs = group.nodes[0].parents[group.matmul : group.matmul + arity // 2]
-        inputs = by_nodes.get(tuple(id(x) for x in xs))
-        if inputs is not None:
-            found.add(id(inputs))
-    return found
+        if group.matmul is not None and arity % 2 == 1:
+            yield group.nodes[0].parents[group.matmul : group.matmul + arity // 2]
+
+
+def _layer_inputs(groups: list[_Group]) -> set[int]:
+    """The ids of the groups that are, node for node, the inputs of a layer with biases: a row
+    of ones after such a group lets the product add the biases, and give their gradients, as
+    one more column of the weights."""
+    by_nodes = {tuple(id(n) for n in group.nodes): group for group in groups}
+    found = (by_nodes.get(tuple(id(x) for x in xs)) for xs in _biased_layer_inputs(groups))
+    return {id(group) for group in found if group is not None}
 
 
 def _input_gap(groups: list[_Group], inputs: tuple[Value, ...]) -> int | None:
     """Where a row of ones goes among the input rows (the inputs from there on move down one
     row): after a run of inputs that a layer with biases reads, in order; None if none does."""
     position = {id(x): i for i, x in enumerate(inputs)}
-    for group in groups:
-        arity = len(group.spaces)
-        if group.matmul is None or arity % 2 == 0:
-            continue
-        xs = group.nodes[0].parents[group.matmul : group.matmul + arity // 2]
+    for xs in _biased_layer_inputs(groups):
         first = position.get(id(xs[0]))
         if first is not None and [position.get(id(x)) for x in xs] == list(range(first, first + len(xs))):
             return first + len(xs)
